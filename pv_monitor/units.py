@@ -1,0 +1,106 @@
+"""Unit conversions to the canonical unit of each observation code: one table, used everywhere.
+
+A value in an accepted unit converts to the canonical unit (the first unit listed for the code
+in :data:`pv_monitor.vocabulary.OBSERVATION_CODES`) as ``canonical = value * scale + offset``.
+Units that measure a different quantity (B cells as % of lymphocytes vs cells/µL) are not
+converted: both are canonical for their code. A unit not in the table is never guessed.
+
+Factors: temperature (°F − 32) × 5/9; creatinine 1 mg/dL = 88.42 µmol/L; bilirubin
+1 mg/dL = 17.1 µmol/L; triglycerides 1 mmol/L = 88.57 mg/dL; CRP 1 mg/dL = 10 mg/L (clinical.md
+§0: m-EASIX uses mg/dL); counts 1 ×10⁹/L = 1000 /µL; haemoglobin 1 g/dL = 10 g/L; fibrinogen
+1 g/L = 100 mg/dL; FLC 1 mg/dL = 10 mg/L (IMWG threshold 10 mg/dL = 100 mg/L, clinical.md §6.6).
+
+Examples
+--------
+>>> import numpy as np
+>>> to_canonical("TEMP", np.array([100.4]), "F")
+array([38.])
+>>> from_canonical("CREAT", np.array([1.0]), "umol/L")
+array([88.42])
+>>> to_canonical("CRP", np.array([1.5]), "mg/dL")
+array([15.])
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+
+from pv_monitor.vocabulary import OBSERVATION_CODES
+
+
+class Conversion(NamedTuple):
+    """``canonical = value * scale + offset``."""
+
+    scale: float
+    offset: float = 0.0
+
+
+_IDENTITY = Conversion(1.0)
+
+CONVERSIONS: MappingProxyType[tuple[str, str], Conversion] = MappingProxyType(
+    {
+        ("TEMP", "F"): Conversion(5 / 9, -32 * 5 / 9),
+        ("CRP", "mg/dL"): Conversion(10.0),
+        ("FERRITIN", "ug/L"): _IDENTITY,
+        ("CREAT", "umol/L"): Conversion(1 / 88.42),
+        ("PLT", "/uL"): Conversion(1e-3),
+        ("ANC", "/uL"): Conversion(1e-3),
+        ("HGB", "g/L"): Conversion(0.1),
+        ("FIBRINOGEN", "g/L"): Conversion(100.0),
+        ("BILI", "umol/L"): Conversion(1 / 17.1),
+        ("TRIG", "mmol/L"): Conversion(88.57),
+        ("BCELL", "%"): _IDENTITY,  # a different quantity: kept as given, unit "%"
+        ("MRD", "%"): Conversion(0.01),
+        ("M_PROTEIN", "mg/dL"): Conversion(1e-3),
+        ("FLC_DIFF", "mg/L"): Conversion(0.1),
+    }
+)
+"""Non-canonical accepted units and their conversion to the canonical unit."""
+
+SEPARATE_QUANTITY_UNITS = frozenset({("BCELL", "%")})
+"""Accepted units that are stored as given because they measure another quantity."""
+
+
+class UnknownUnitError(ValueError):
+    """A unit that is not accepted for the code: rejected, never guessed."""
+
+
+def conversion(code: str, unit: str) -> Conversion:
+    """The conversion of ``unit`` to ``code``'s canonical unit."""
+    spec = OBSERVATION_CODES.get(code)
+    if spec is None or not spec.units:
+        raise UnknownUnitError(f"{code} is not a numeric observation code")
+    if unit == spec.canonical_unit:
+        return _IDENTITY
+    try:
+        return CONVERSIONS[(code, unit)]
+    except KeyError:
+        accepted = ", ".join(spec.units)
+        raise UnknownUnitError(f"unit {unit!r} is not accepted for {code} ({accepted})") from None
+
+
+def stored_unit(code: str, unit: str) -> str:
+    """The unit a value of ``code`` given in ``unit`` is stored in."""
+    spec = OBSERVATION_CODES[code]
+    conversion(code, unit)  # raises on an unknown unit
+    if (code, unit) in SEPARATE_QUANTITY_UNITS:
+        return unit
+    return spec.canonical_unit or unit
+
+
+def to_canonical(code: str, values: npt.NDArray[np.float64], unit: str) -> npt.NDArray[np.float64]:
+    """Convert ``values`` of ``code`` from ``unit`` to the canonical unit."""
+    scale, offset = conversion(code, unit)
+    return np.asarray(values, dtype=np.float64) * scale + offset
+
+
+def from_canonical(
+    code: str, values: npt.NDArray[np.float64], unit: str
+) -> npt.NDArray[np.float64]:
+    """Convert canonical ``values`` of ``code`` into ``unit``."""
+    scale, offset = conversion(code, unit)
+    return (np.asarray(values, dtype=np.float64) - offset) / scale
