@@ -1,0 +1,354 @@
+"""The ``pv-monitor`` command.
+
+Exit codes: 0 success, 1 rejected input or a failed check (with a report), 2 usage error.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from sqlalchemy.engine import make_url
+
+from pv_monitor import __version__
+from pv_monitor.config import database_url
+
+if TYPE_CHECKING:
+    from pv_monitor.synthetic import SynthesisSummary
+
+console = Console()
+err_console = Console(stderr=True)
+
+app = typer.Typer(
+    name="pv-monitor",
+    help="CAR-T clinical-safety pharmacovigilance monitor.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+db_app = typer.Typer(
+    help="The store's schema: upgrade, current revision, DDL.", no_args_is_help=True
+)
+audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(audit_app, name="audit")
+
+
+@dataclass(frozen=True)
+class CliState:
+    """Options shared by every command."""
+
+    database_url: str
+
+    @property
+    def shown_url(self) -> str:
+        """The URL with any password hidden (safe to print)."""
+        return make_url(self.database_url).render_as_string(hide_password=True)
+
+
+def current_actor() -> str:
+    """Who runs the command, for the audit trail (the operating-system login)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"pv-monitor {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    db_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url",
+            envvar="PV_MONITOR_DATABASE_URL",
+            help="SQLAlchemy URL of the store; default: pv_monitor.db in the working directory.",
+            show_default=False,
+        ),
+    ] = None,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
+) -> None:
+    """CAR-T clinical-safety pharmacovigilance monitor."""
+    ctx.obj = CliState(database_url=database_url(db_url))
+
+
+def _state(ctx: typer.Context) -> CliState:
+    state = ctx.find_root().obj
+    assert isinstance(state, CliState)
+    return state
+
+
+def upgrade_store(url: str, *, actor: str) -> tuple[str | None, str, dict[str, int]]:
+    """Migrate the store at ``url`` to the newest schema and sync reference data.
+
+    Returns the revision before, the revision after and the product sync counts.
+    """
+    from pv_monitor.store.engine import create_store_engine, session_factory
+    from pv_monitor.store.migrate import current_revision, upgrade
+    from pv_monitor.store.seed import sync_products
+
+    engine = create_store_engine(url)
+    try:
+        before = current_revision(engine)
+        upgrade(url)
+        after = current_revision(engine)
+        with session_factory(engine)() as session, session.begin():
+            counts = sync_products(session, actor=actor)
+    finally:
+        engine.dispose()
+    return before, after or "", counts
+
+
+@db_app.command("upgrade")
+def db_upgrade(ctx: typer.Context) -> None:
+    """Create or migrate the store to the newest schema, then sync reference data."""
+    state = _state(ctx)
+    before, after, counts = upgrade_store(state.database_url, actor=current_actor())
+    console.print(f"Store: {state.shown_url}")
+    console.print(f"Schema revision: {before or 'empty'} -> {after}")
+    console.print(
+        f"Approved CAR-T products: {counts['inserted']} added, {counts['updated']} corrected"
+    )
+
+
+@db_app.command("current")
+def db_current(ctx: typer.Context) -> None:
+    """Show the store's schema revision and the newest one this version ships."""
+    from pv_monitor.store.engine import create_store_engine
+    from pv_monitor.store.migrate import current_revision, head_revision
+
+    state = _state(ctx)
+    engine = create_store_engine(state.database_url)
+    try:
+        current = current_revision(engine)
+    finally:
+        engine.dispose()
+    head = head_revision()
+    console.print(f"Store: {state.shown_url}")
+    console.print(f"Schema revision: {current or 'empty'} (newest: {head})")
+    if current != head:
+        console.print("Run `pv-monitor db upgrade` to migrate.")
+        raise typer.Exit(1)
+
+
+@db_app.command("ddl")
+def db_ddl(
+    dialect: Annotated[
+        str, typer.Option(help="sqlite or postgresql (ignored with --write).")
+    ] = "postgresql",
+    write: Annotated[
+        Path | None,
+        typer.Option(help="Write every dialect's schema.sql under this folder (e.g. sql)."),
+    ] = None,
+) -> None:
+    """Print (or write) the store's DDL, generated from the models."""
+    from pv_monitor.store.ddl import DIALECTS, render_ddl, write_ddl
+
+    if write is not None:
+        for path in write_ddl(write):
+            console.print(f"wrote {path}")
+        return
+    if dialect not in DIALECTS:
+        raise typer.BadParameter(f"choose one of {', '.join(DIALECTS)}", param_hint="--dialect")
+    typer.echo(render_ddl(dialect), nl=False)
+
+
+@audit_app.command("verify")
+def audit_verify(ctx: typer.Context) -> None:
+    """Recompute the audit trail's hash chain and report the first entry that does not fit."""
+    from pv_monitor.store.audit import verify_audit_chain
+    from pv_monitor.store.engine import create_store_engine, session_factory
+
+    state = _state(ctx)
+    engine = create_store_engine(state.database_url)
+    try:
+        with session_factory(engine)() as session:
+            result = verify_audit_chain(session)
+    finally:
+        engine.dispose()
+    if result.ok:
+        console.print(f"Audit trail intact: {result.entries_checked} entries verified.")
+        return
+    err_console.print(
+        f"Audit trail broken at entry {result.first_broken_id}: {result.problem} "
+        f"({result.entries_checked} entries before it verified)."
+    )
+    raise typer.Exit(1)
+
+
+def _default_workers(n_subjects: int) -> int:
+    from pv_monitor.synthetic import CHUNK_SUBJECTS
+
+    if n_subjects <= 2 * CHUNK_SUBJECTS:
+        return 1
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+def synthesise(
+    n_subjects: int, *, seed: int, out: Path, export_format: str, workers: int, overwrite: bool
+) -> SynthesisSummary:
+    """Generate a synthetic export with a progress bar."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from pv_monitor.synthetic import FORMATS, generate_cohort
+
+    if export_format not in FORMATS:
+        raise typer.BadParameter(f"choose one of {', '.join(FORMATS)}", param_hint="--format")
+    columns = (
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task(f"{export_format} export", total=n_subjects)
+        return generate_cohort(
+            n_subjects,
+            seed=seed,
+            out_dir=out,
+            export_format=export_format,  # narrowed to ExportFormat by the check above
+            workers=workers,
+            overwrite=overwrite,
+            progress=lambda done: progress.update(task, completed=done),
+        )
+
+
+@app.command("synth")
+def synth(
+    subjects: Annotated[int, typer.Option("--subjects", min=1, help="Number of subjects.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder to write (empty or absent).")],
+    seed: Annotated[int, typer.Option("--seed", help="Seed: same seed, same files.")] = 2026,
+    export_format: Annotated[str, typer.Option("--format", help="tidy or sdtm.")] = "tidy",
+    workers: Annotated[
+        int | None, typer.Option(help="Worker processes; default: all cores for big cohorts.")
+    ] = None,
+    overwrite: Annotated[
+        bool, typer.Option(help="Replace a previous synthetic export in --out.")
+    ] = False,
+) -> None:
+    """Write a synthetic CAR-T cohort as real export files (tidy format v1 or SDTM CSV)."""
+    from pv_monitor.synthetic import OutputFolderError
+
+    try:
+        summary = synthesise(
+            subjects,
+            seed=seed,
+            out=out,
+            export_format=export_format,
+            workers=workers or _default_workers(subjects),
+            overwrite=overwrite,
+        )
+    except OutputFolderError as error:
+        err_console.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from error
+    _print_files(summary)
+
+
+def _print_files(summary: SynthesisSummary) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"{summary.export_format} export in {summary.out_dir}")
+    table.add_column("file")
+    table.add_column("rows", justify="right")
+    for name, rows in sorted(summary.rows.items()):
+        table.add_row(name, f"{rows:,}")
+    console.print(table)
+    console.print(
+        f"{summary.subjects:,} synthetic subjects, seed {summary.seed}, parameter set "
+        f"v{summary.parameter_set}. Synthetic data: not clinical evidence."
+    )
+
+
+DEMO_MARKER = ".pv-monitor-demo"
+
+
+@app.command("demo")
+def demo(
+    folder: Annotated[Path, typer.Option("--dir", help="Folder for the demo's files.")] = Path(
+        "pv-monitor-demo"
+    ),
+    subjects: Annotated[int, typer.Option("--subjects", min=1, help="Cohort size.")] = 500,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the cohort.")] = 2026,
+) -> None:
+    """Synthetic cohort -> real export files (tidy and SDTM) -> a fresh, migrated SQLite store."""
+    import shutil
+
+    from pv_monitor.config import sqlite_url
+
+    if folder.exists() and any(folder.iterdir()) and not (folder / DEMO_MARKER).exists():
+        err_console.print(f"[red]{folder} exists and is not a pv-monitor demo folder.[/red]")
+        raise typer.Exit(2)
+    if folder.exists():
+        shutil.rmtree(folder)  # a demo always starts from scratch
+    folder.mkdir(parents=True)
+    (folder / DEMO_MARKER).write_text("created by pv-monitor demo; deleted by the next demo\n")
+    console.rule("pv-monitor demo")
+    exports = {}
+    for export_format in ("tidy", "sdtm"):
+        out = folder / "export" / export_format
+        exports[export_format] = synthesise(
+            subjects,
+            seed=seed,
+            out=out,
+            export_format=export_format,
+            workers=_default_workers(subjects),
+            overwrite=False,
+        )
+        _print_files(exports[export_format])
+    database = folder / "pv_monitor_demo.db"
+    before, after, counts = upgrade_store(sqlite_url(database), actor=current_actor())
+    _print_cohort(exports["tidy"].out_dir)
+    console.print(f"Store: SQLite {database} (schema revision {after}, fresh: {before is None})")
+    console.print(f"Approved CAR-T products seeded: {counts['inserted']}")
+    console.print(
+        "Done: synthetic exports written and a migrated store ready. Loading, grading, alerts "
+        "and the dashboard are added by the ETL, clinical-engine, alerts and dashboard issues."
+    )
+
+
+def _print_cohort(tidy_folder: Path) -> None:
+    """Subjects, CRS and ICANS per product as the synthetic adverse events report them."""
+    import pandas as pd
+    from rich.table import Table
+
+    subjects = pd.read_csv(tidy_folder / "subjects.csv", usecols=["subject_id", "product"])
+    events = pd.read_csv(
+        tidy_folder / "adverse_events.csv", usecols=["subject_id", "term", "grade"]
+    )
+    from pv_monitor.reference import find_product
+
+    subjects["product"] = [find_product(name).brand_name for name in subjects["product"]]  # type: ignore[union-attr]
+    worst = events.pivot_table(index="subject_id", columns="term", values="grade", aggfunc="max")
+    table = Table(title="Synthetic cohort by product (reported ASTCT grades)")
+    for column in ("product", "subjects", "CRS any", "CRS >= 3", "ICANS any", "ICANS >= 3"):
+        table.add_column(column, justify="left" if column == "product" else "right")
+    for product, group in subjects.groupby("product"):
+        grades = worst.reindex(group["subject_id"])
+        crs = grades.get("Cytokine release syndrome", pd.Series(dtype=float)).fillna(0)
+        icans = grades.get(
+            "Immune effector cell-associated neurotoxicity syndrome", pd.Series(dtype=float)
+        ).fillna(0)
+        n = len(group)
+        table.add_row(
+            str(product),
+            str(n),
+            f"{(crs >= 1).sum() / n:.0%}",
+            f"{(crs >= 3).sum() / n:.0%}",
+            f"{(icans >= 1).sum() / n:.0%}",
+            f"{(icans >= 3).sum() / n:.0%}",
+        )
+    console.print(table)

@@ -1,0 +1,102 @@
+"""The pv-monitor command: db upgrade/current/ddl, audit verify, synth, demo."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from pv_monitor.cli import app
+from pv_monitor.config import sqlite_url
+from pv_monitor.store.engine import create_store_engine
+
+runner = CliRunner()
+
+
+def test_db_upgrade_creates_the_store_and_seeds_products(tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path / "pv.db")
+    result = runner.invoke(app, ["--database-url", url, "db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    assert "empty -> 0001" in result.output and "7 added" in result.output
+    again = runner.invoke(app, ["--database-url", url, "db", "upgrade"])
+    assert "0 added, 0 corrected" in again.output
+    assert runner.invoke(app, ["--database-url", url, "db", "current"]).exit_code == 0
+
+
+def test_db_current_exits_1_on_an_unmigrated_store(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["--database-url", sqlite_url(tmp_path / "x.db"), "db", "current"])
+    assert result.exit_code == 1 and "db upgrade" in result.output
+
+
+def test_database_url_comes_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PV_MONITOR_DATABASE_URL", sqlite_url(tmp_path / "env.db"))
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    assert (tmp_path / "env.db").exists()
+
+
+def test_audit_verify_reports_a_broken_chain_with_exit_1(tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path / "pv.db")
+    runner.invoke(app, ["--database-url", url, "db", "upgrade"])
+    ok = runner.invoke(app, ["--database-url", url, "audit", "verify"])
+    assert ok.exit_code == 0 and "7 entries verified" in ok.output
+    engine = create_store_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("DROP TRIGGER audit_log_no_update"))
+        connection.execute(text("UPDATE audit_log SET actor = 'mallory' WHERE audit_log_id = 3"))
+    engine.dispose()
+    broken = runner.invoke(app, ["--database-url", url, "audit", "verify"])
+    assert broken.exit_code == 1 and "broken at entry 3" in broken.output
+
+
+def test_db_ddl_prints_the_schema_and_rejects_an_unknown_dialect() -> None:
+    result = runner.invoke(app, ["db", "ddl", "--dialect", "sqlite"])
+    assert result.exit_code == 0 and "CREATE TABLE subject" in result.output
+    assert runner.invoke(app, ["db", "ddl", "--dialect", "oracle"]).exit_code == 2
+
+
+def test_synth_writes_the_export_and_refuses_a_foreign_folder(tmp_path: Path) -> None:
+    out = tmp_path / "sdtm"
+    args = ["synth", "--subjects", "30", "--seed", "4", "--out", str(out), "--format", "sdtm"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "synthetic_manifest.json").read_text())
+    assert manifest["files"]["dm.csv"]["rows"] == 30 and manifest["seed"] == 4
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "thesis.docx").write_text("x")
+    refused = runner.invoke(app, ["synth", "--subjects", "5", "--out", str(tmp_path / "mine")])
+    assert refused.exit_code == 2
+    assert (
+        runner.invoke(
+            app, ["synth", "--subjects", "5", "--out", str(out), "--format", "xml"]
+        ).exit_code
+        == 2
+    )
+
+
+def test_demo_leaves_exports_and_a_migrated_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["demo", "--subjects", "40"])
+    assert result.exit_code == 0, result.output
+    demo = tmp_path / "pv-monitor-demo"
+    assert (demo / "export" / "tidy" / "observations.csv").exists()
+    assert (demo / "export" / "sdtm" / "dm.csv").exists()
+    engine = create_store_engine(sqlite_url(demo / "pv_monitor_demo.db"))
+    with engine.connect() as connection:
+        assert (
+            connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
+            == "0001"
+        )
+        assert connection.execute(text("SELECT count(*) FROM product")).scalar_one() == 7
+    engine.dispose()
+    assert runner.invoke(app, ["demo", "--subjects", "20"]).exit_code == 0  # reruns from scratch
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "data.csv").write_text("keep")
+    assert runner.invoke(app, ["demo", "--dir", str(tmp_path / "other")]).exit_code == 2
+    assert (tmp_path / "other" / "data.csv").read_text() == "keep"
