@@ -325,30 +325,24 @@ def _print_cohort(tidy_folder: Path) -> None:
     import pandas as pd
     from rich.table import Table
 
+    from pv_monitor.reference import APPROVED_PRODUCTS
+
     subjects = pd.read_csv(tidy_folder / "subjects.csv", usecols=["subject_id", "product"])
     events = pd.read_csv(
         tidy_folder / "adverse_events.csv", usecols=["subject_id", "term", "grade"]
     )
-    from pv_monitor.reference import find_product
-
-    subjects["product"] = [find_product(name).brand_name for name in subjects["product"]]  # type: ignore[union-attr]
     worst = events.pivot_table(index="subject_id", columns="term", values="grade", aggfunc="max")
+    worst = worst.reindex(subjects["subject_id"]).fillna(0)
+    brand = {name: product.brand_name for product in APPROVED_PRODUCTS for name in product.names}
+    frame = pd.DataFrame({
+        "product": subjects["product"].map(brand).to_numpy(),
+        "crs": worst.get("Cytokine release syndrome", 0),
+        "icans": worst.get("Immune effector cell-associated neurotoxicity syndrome", 0),
+    })  # fmt: skip
     table = Table(title="Synthetic cohort by product (reported ASTCT grades)")
     for column in ("product", "subjects", "CRS any", "CRS >= 3", "ICANS any", "ICANS >= 3"):
         table.add_column(column, justify="left" if column == "product" else "right")
-    for product, group in subjects.groupby("product"):
-        grades = worst.reindex(group["subject_id"])
-        crs = grades.get("Cytokine release syndrome", pd.Series(dtype=float)).fillna(0)
-        icans = grades.get(
-            "Immune effector cell-associated neurotoxicity syndrome", pd.Series(dtype=float)
-        ).fillna(0)
-        n = len(group)
-        table.add_row(
-            str(product),
-            str(n),
-            f"{(crs >= 1).sum() / n:.0%}",
-            f"{(crs >= 3).sum() / n:.0%}",
-            f"{(icans >= 1).sum() / n:.0%}",
-            f"{(icans >= 3).sum() / n:.0%}",
-        )
+    for product, group in frame.groupby("product"):
+        shares = [(group[s] >= g).mean() for s in ("crs", "icans") for g in (1, 3)]
+        table.add_row(str(product), str(len(group)), *(f"{share:.0%}" for share in shares))
     console.print(table)

@@ -92,15 +92,13 @@ def stored_unit(code: str, unit: str) -> str:
     return spec.canonical_unit or unit
 
 
-def to_canonical(code: str, values: npt.NDArray[np.float64], unit: str) -> npt.NDArray[np.float64]:
+def to_canonical(code: str, values: npt.ArrayLike, unit: str) -> npt.NDArray[np.float64]:
     """Convert ``values`` of ``code`` from ``unit`` to the canonical unit."""
     scale, offset = conversion(code, unit)
     return np.asarray(values, dtype=np.float64) * scale + offset
 
 
-def from_canonical(
-    code: str, values: npt.NDArray[np.float64], unit: str
-) -> npt.NDArray[np.float64]:
+def from_canonical(code: str, values: npt.ArrayLike, unit: str) -> npt.NDArray[np.float64]:
     """Convert canonical ``values`` of ``code`` into ``unit``."""
     scale, offset = conversion(code, unit)
     return (np.asarray(values, dtype=np.float64) - offset) / scale

@@ -680,14 +680,14 @@ def _hematology(
         }
     )
     days_grid = np.broadcast_to(GRID_DAYS, (n, N_GRID))
-    c.grid["ANC"] = anc_curve(c, days_grid, rng)
-    c.grid["PLT"] = plt_curve(c, days_grid, rng)
-    c.grid["HGB"] = hgb_curve(c, days_grid, rng)
+    c.grid["ANC"] = anc_curve(c.params, days_grid, rng)
+    c.grid["PLT"] = plt_curve(c.params, days_grid, rng)
+    c.grid["HGB"] = hgb_curve(c.params, days_grid, rng)
 
 
-def anc_curve(c: Courses, days: IntArray, rng: np.random.Generator) -> FloatArray:
-    """ANC (10^9/L) on ``days`` (shape ``(n, k)``): one neutropenic block, then recovery."""
-    p = c.params
+def anc_curve(p: dict[str, FloatArray], days: IntArray, rng: np.random.Generator) -> FloatArray:
+    """ANC (10^9/L) on ``days`` (shape ``(n, k)``) for subjects with parameters ``p``: one
+    neutropenic block, then recovery."""
     base, start = p["baseline_ANC"][:, None], p["anc_start"][:, None]
     block_end = start + p["anc_days"][:, None]  # first day above 0.5
     profound_end = start + p["anc_profound"][:, None]
@@ -709,9 +709,8 @@ def anc_curve(c: Courses, days: IntArray, rng: np.random.Generator) -> FloatArra
     return np.asarray(np.round(value, 2), dtype=np.float64)
 
 
-def plt_curve(c: Courses, days: IntArray, rng: np.random.Generator) -> FloatArray:
+def plt_curve(p: dict[str, FloatArray], days: IntArray, rng: np.random.Generator) -> FloatArray:
     """Platelets (10^9/L): fall after lymphodepletion to a nadir, then recover."""
-    p = c.params
     base = p["baseline_PLT"][:, None]
     nadir, nadir_day, tau = (p[k][:, None] for k in ("plt_nadir", "plt_nadir_day", "plt_tau"))
     t = days.astype(np.float64)
@@ -721,9 +720,8 @@ def plt_curve(c: Courses, days: IntArray, rng: np.random.Generator) -> FloatArra
     return np.asarray(np.maximum(np.round(value), 2.0), dtype=np.float64)
 
 
-def hgb_curve(c: Courses, days: IntArray, rng: np.random.Generator) -> FloatArray:
+def hgb_curve(p: dict[str, FloatArray], days: IntArray, rng: np.random.Generator) -> FloatArray:
     """Haemoglobin (g/dL): a dip around day 10-14, recovering over about two months."""
-    p = c.params
     t = days.astype(np.float64)
     dip = p["hgb_drop"][:, None] * np.exp(-(((t - 12) / 12) ** 2)) * (t >= -3)
     slow = p["hgb_drop"][:, None] * 0.5 * np.exp(-np.clip(t - 12, 0, None) / 40) * (t > 12)

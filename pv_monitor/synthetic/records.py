@@ -25,6 +25,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pv_monitor.grading import sbp_threshold_mmhg
 from pv_monitor.reference import APPROVED_PRODUCTS
 from pv_monitor.synthetic.course import (
     EPINEPHRINE,
@@ -291,10 +292,9 @@ def _vital_signs(
         number=temp,
         other_cause=at_peak & g["fever_other_cause"][subject, column],
     )
-    # blood pressure: on hypotension days one reading is below the threshold (SBP < 90 mmHg;
-    # children 1-10 y: < 70 + 2 x age; Mahadeo 2019, clinical.md §1.1)
+    # blood pressure: on hypotension days one reading is below the threshold
     age = c.age[subject]
-    threshold = np.where((age >= 1) & (age <= 10), 70 + 2 * age, 90)
+    threshold = sbp_threshold_mmhg(age)
     hypotensive_slot = rng.integers(0, VITAL_MINUTES.size, (c.n, N_GRID))[subject, column]
     low = g["hypotension"][subject, column] & (slot == hypotensive_slot)
     sbp = np.where(low, threshold - rng.integers(3, 16, m), threshold + rng.integers(8, 41, m))
@@ -320,7 +320,7 @@ def _vital_signs(
     subject, _, minute = _day_rows(visit_days, valid, 600, rng, 240)
     m = subject.size
     age = c.age[subject]
-    threshold = np.where((age >= 1) & (age <= 10), 70 + 2 * age, 90)
+    threshold = sbp_threshold_mmhg(age)
     rows.add("TEMP", subject, minute, number=rng.uniform(36.1, 37.4, m))
     sbp = (threshold + rng.integers(10, 41, m)).astype(np.float64)
     rows.add("SBP", subject, minute, number=sbp)
@@ -411,18 +411,11 @@ def _laboratory(
         "ALT": p["baseline_ALT"][subject] * rng.lognormal(0, 0.2, m),
         "AST": p["baseline_AST"][subject] * rng.lognormal(0, 0.2, m),
     }
-    visited = _subset(c, subject)
+    visited = {key: value[subject] for key, value in c.params.items()}
     for code, curve in (("PLT", plt_curve), ("ANC", anc_curve), ("HGB", hgb_curve)):
         values[code] = curve(visited, day[:, None], rng)[:, 0]
     for code in VISIT_LABS:
         rows.add(code, subject, minute, number=values[code])
-
-
-def _subset(c: Courses, subject: IntArray) -> Courses:
-    """A view of the course parameters for the given subject rows (for curve functions)."""
-    view = Courses.__new__(Courses)
-    view.params = {key: value[subject] for key, value in c.params.items()}
-    return view
 
 
 def _disease_markers(
@@ -661,18 +654,23 @@ def _medication_table(
         drug: str,
         subject: IntArray,
         start: IntArray,
-        end: IntArray,
-        dose: FloatArray,
+        dose: float | FloatArray,
         unit: str,
         route: str,
+        *,
+        minutes: int | None = None,
+        end: IntArray | None = None,
     ) -> None:
+        """Administrations of ``drug``: lasting ``minutes``, until ``end``, or single doses."""
+        if end is None:
+            end = start + minutes if minutes is not None else np.full(subject.size, NO_END)
         keep = np.floor_divide(start, 1440) <= last[subject]
         m = int(keep.sum())
         subjects.append(subject[keep])
         drugs.append(np.full(m, drug, dtype=object))
         starts.append(start[keep])
         ends.append(end[keep])
-        doses.append(dose[keep])
+        doses.append(np.broadcast_to(np.asarray(dose, dtype=np.float64), subject.shape)[keep])
         units.append(np.full(m, unit, dtype=object))
         routes.append(np.full(m, route, dtype=object))
 
@@ -681,53 +679,27 @@ def _medication_table(
         return subject, GRID_DAYS[column] * 1440 + minute_of_day + rng.integers(0, 30, subject.size)
 
     weight = c.weight_kg
-    # lymphodepletion, days -5 to -3
-    for day in (-5, -4, -3):
-        subject = np.arange(c.n)
+    everyone = np.arange(c.n)
+    for day in (-5, -4, -3):  # lymphodepletion
         start = np.full(c.n, day * 1440 + 540)
-        add("fludarabine", subject, start, start + 30, np.full(c.n, 30.0), "mg/m2", "IV")
-        add(
-            "cyclophosphamide", subject, start + 45, start + 105, np.full(c.n, 500.0), "mg/m2", "IV"
-        )
+        add("fludarabine", everyone, start, 30.0, "mg/m2", "IV", minutes=30)
+        add("cyclophosphamide", everyone, start + 45, 500.0, "mg/m2", "IV", minutes=60)
     # tocilizumab 8 mg/kg IV over 1 h, at most 800 mg (ASCO 2021, clinical.md §8)
     subject, start = daily(g["tocilizumab"], 660)
-    add(
-        "tocilizumab",
-        subject,
-        start,
-        start + 60,
-        np.minimum(8 * weight[subject], 800).round(),
-        "mg",
-        "IV",
-    )
+    add("tocilizumab", subject, start, np.minimum(8 * weight[subject], 800).round(), "mg", "IV",
+        minutes=60)  # fmt: skip
     # acetaminophen on febrile CRS days
     subject, start = daily(g["antipyretic"], 180)
     dose = np.where(c.age[subject] < 12, np.minimum(15 * weight[subject], 650).round(), 650.0)
-    add("acetaminophen", subject, start, np.full(subject.size, NO_END), dose, "mg", "PO")
+    add("acetaminophen", subject, start, dose, "mg", "PO")
     # dexamethasone 10 mg IV every 6 h; methylprednisolone 1 g daily; anakinra 100 mg SC q6h
     for hour in (0, 6, 12, 18):
         subject, start = daily(g["dexamethasone"], hour * 60)
-        add(
-            "dexamethasone",
-            subject,
-            start,
-            np.full(subject.size, NO_END),
-            np.full(subject.size, 10.0),
-            "mg",
-            "IV",
-        )
+        add("dexamethasone", subject, start, 10.0, "mg", "IV")
         subject, start = daily(g["anakinra"], hour * 60 + 30)
-        add(
-            "anakinra",
-            subject,
-            start,
-            np.full(subject.size, NO_END),
-            np.full(subject.size, 100.0),
-            "mg",
-            "SC",
-        )
+        add("anakinra", subject, start, 100.0, "mg", "SC")
     subject, start = daily(g["methylprednisolone"], 600)
-    add("methylprednisolone", subject, start, start + 60, np.full(subject.size, 1000.0), "mg", "IV")
+    add("methylprednisolone", subject, start, 1000.0, "mg", "IV", minutes=60)
     # vasopressors: one continuous infusion per agent per run of days
     rates = {
         NOREPINEPHRINE: (0.05, 0.3, "ug/kg/min"),
@@ -744,13 +716,13 @@ def _medication_table(
         start = GRID_DAYS[first] * 1440 + 600 + rng.integers(0, 120, subject.size)
         end = GRID_DAYS[final] * 1440 + 1080 + rng.integers(0, 240, subject.size)
         dose = np.round(rng.uniform(low, high, subject.size), 2)
-        add(VASOPRESSOR_NAMES[bit], subject, start, end, dose, unit, "IV")
+        add(VASOPRESSOR_NAMES[bit], subject, start, dose, unit, "IV", end=end)
     # levetiracetam for 7 days after a seizure
     seizure = g["seizure"] > 0
     had = seizure.any(axis=1)
     subject = np.flatnonzero(had)
     start = GRID_DAYS[np.argmax(seizure[had], axis=1)] * 1440 + 720
-    add("levetiracetam", subject, start, start + 7 * 1440, np.full(subject.size, 500.0), "mg", "PO")
+    add("levetiracetam", subject, start, 500.0, "mg", "PO", minutes=7 * 1440)
 
     subject = np.concatenate(subjects)
     start = np.concatenate(starts)
@@ -762,7 +734,7 @@ def _medication_table(
     ended = end != NO_END
     return pa.table(
         {
-            "subject_id": pa.array(keys[subject], pa.string()),
+            "subject_id": string_lookup(subject, keys),
             "drug": pa.array(drug, pa.string()),
             "started_at": _iso_minutes(epoch, start),
             "ended_at": pc.if_else(

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from pv_monitor.synthetic import SynthesisSummary, generate_cohort
+from pv_monitor.units import to_canonical
 
 RATES_SUBJECTS = 5000
 RATES_SEED = 20261121
@@ -39,3 +41,12 @@ def small_sdtm(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def read_tidy(folder: Path, name: str) -> pd.DataFrame:
     """A tidy file with every column as text (as a loader sees it)."""
     return pd.read_csv(folder / name, dtype=str, keep_default_na=False)
+
+
+def canonical_values(rows: pd.DataFrame) -> pd.Series:
+    """Numeric observation values in their code's canonical unit (pv_monitor.units)."""
+    values = pd.Series(np.nan, index=rows.index)
+    for (code, unit), group in rows.groupby(["code", "unit"]):
+        numbers = group["value"].astype(float).to_numpy()
+        values.loc[group.index] = to_canonical(str(code), numbers, str(unit))
+    return values
