@@ -302,8 +302,9 @@ SIGNAL_STATUSES = (
     "closed",
 )
 """GVP Module IX signal lifecycle (pharmacovigilance.md §1.2)."""
-LOAD_STATUSES = ("running", "committed", "partial", "rejected", "failed")
+LOAD_STATUSES = ("running", "committed", "partial", "rejected", "failed", "unchanged")
 """``committed``: every row loaded; ``partial``: good rows loaded under ``--accept-partial``;
-``rejected``: nothing loaded because a row was rejected; ``failed``: the load stopped on an error."""
+``rejected``: nothing loaded because a row was rejected; ``failed``: the load stopped on an error;
+``unchanged``: the files were loaded before and nothing changed."""
 SYNDROMES = ("crs", "icans", "iec_hs", "icaht", "relapse", "other")
 """The syndromes grades, episodes, alerts and signals are filed under."""

@@ -28,6 +28,8 @@ Code = Annotated[str, "code"]
 """A controlled-vocabulary value (observation code, status, role): up to 32 characters."""
 Key = Annotated[str, "key"]
 """A natural or pseudonymous key from a source (subject key, site key, case id): up to 64."""
+SourceKey = Annotated[str, "source_key"]
+"""The identity of a loaded row within its source: up to 255 characters."""
 Name = Annotated[str, "name"]
 """A human-readable name or term: up to 255 characters."""
 LongText = Annotated[str, "text"]
@@ -51,6 +53,7 @@ class Base(DeclarativeBase):
     type_annotation_map = {
         Code: String(32),
         Key: String(64),
+        SourceKey: String(255),
         Name: String(255),
         LongText: Text(),
         Sha256: String(64),

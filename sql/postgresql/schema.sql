@@ -21,7 +21,7 @@ CREATE TABLE product (
 	product_id SERIAL NOT NULL, 
 	generic_name VARCHAR(255) NOT NULL, 
 	brand_name VARCHAR(255), 
-	target_antigen VARCHAR(32) NOT NULL, 
+	target_antigen VARCHAR(32), 
 	costimulatory_domain VARCHAR(32), 
 	vector VARCHAR(32), 
 	is_approved BOOLEAN NOT NULL, 
@@ -39,7 +39,7 @@ COMMENT ON COLUMN product.generic_name IS 'Generic (INN) name, e.g. axicabtagene
 
 COMMENT ON COLUMN product.brand_name IS 'Brand name, e.g. Yescarta; empty for investigational products.';
 
-COMMENT ON COLUMN product.target_antigen IS 'Targeted antigen, e.g. CD19 or BCMA.';
+COMMENT ON COLUMN product.target_antigen IS 'Targeted antigen, e.g. CD19 or BCMA; empty when the source does not say.';
 
 COMMENT ON COLUMN product.costimulatory_domain IS 'Costimulatory domain, e.g. CD28 or 4-1BB.';
 
@@ -175,7 +175,7 @@ CREATE TABLE load_batch (
 	etl_version VARCHAR(32) NOT NULL, 
 	message TEXT, 
 	CONSTRAINT pk_load_batch PRIMARY KEY (load_batch_id), 
-	CONSTRAINT ck_load_batch_status CHECK (status IN ('running', 'committed', 'partial', 'rejected', 'failed')), 
+	CONSTRAINT ck_load_batch_status CHECK (status IN ('running', 'committed', 'partial', 'rejected', 'failed', 'unchanged')), 
 	CONSTRAINT fk_load_batch_study_id_study FOREIGN KEY(study_id) REFERENCES study (study_id)
 );
 
@@ -278,7 +278,8 @@ CREATE TABLE subject (
 	diagnosis VARCHAR(32), 
 	weight_kg DOUBLE PRECISION, 
 	load_batch_id INTEGER NOT NULL, 
-	source_key VARCHAR(64) NOT NULL, 
+	source_key VARCHAR(255) NOT NULL, 
+	source_row INTEGER, 
 	CONSTRAINT pk_subject PRIMARY KEY (subject_id), 
 	CONSTRAINT uq_subject_study_id_subject_key UNIQUE (study_id, subject_key), 
 	CONSTRAINT ck_subject_age_years CHECK (age_years IS NULL OR (age_years >= 0 AND age_years < 130)), 
@@ -309,9 +310,11 @@ COMMENT ON COLUMN subject.diagnosis IS 'Diagnosis code (pv_monitor.vocabulary.DI
 
 COMMENT ON COLUMN subject.weight_kg IS 'Weight at baseline, kg.';
 
-COMMENT ON COLUMN subject.load_batch_id IS 'Load batch that wrote this row.';
+COMMENT ON COLUMN subject.load_batch_id IS 'Load batch that last wrote this row.';
 
-COMMENT ON COLUMN subject.source_key IS 'Key of the row in its source file (file#row, or domain#subject#sequence).';
+COMMENT ON COLUMN subject.source_key IS 'Identity of the row in its source (e.g. LB|12 for SDTM, TEMP|2024-05-01T08:00).';
+
+COMMENT ON COLUMN subject.source_row IS '1-based data row number in the source file the row was last loaded from.';
 
 CREATE TABLE load_rejection (
 	load_rejection_id SERIAL NOT NULL, 
@@ -429,7 +432,8 @@ CREATE TABLE icsr_case (
 	outcomes VARCHAR(255), 
 	report_sources VARCHAR(255), 
 	load_batch_id INTEGER NOT NULL, 
-	source_key VARCHAR(64) NOT NULL, 
+	source_key VARCHAR(255) NOT NULL, 
+	source_row INTEGER, 
 	CONSTRAINT pk_icsr_case PRIMARY KEY (icsr_case_id), 
 	CONSTRAINT uq_icsr_case_source_report_key UNIQUE (source, report_key), 
 	CONSTRAINT fk_icsr_case_load_batch_id_load_batch FOREIGN KEY(load_batch_id) REFERENCES load_batch (load_batch_id)
@@ -485,9 +489,11 @@ COMMENT ON COLUMN icsr_case.outcomes IS ''';''-separated OUTC codes: DE, LT, HO,
 
 COMMENT ON COLUMN icsr_case.report_sources IS ''';''-separated RPSR codes: FGN, SDY, LIT, CSM, HP, ...';
 
-COMMENT ON COLUMN icsr_case.load_batch_id IS 'Load batch that wrote this row.';
+COMMENT ON COLUMN icsr_case.load_batch_id IS 'Load batch that last wrote this row.';
 
-COMMENT ON COLUMN icsr_case.source_key IS 'Key of the row in its source file (file#row, or domain#subject#sequence).';
+COMMENT ON COLUMN icsr_case.source_key IS 'Identity of the row in its source (e.g. LB|12 for SDTM, TEMP|2024-05-01T08:00).';
+
+COMMENT ON COLUMN icsr_case.source_row IS '1-based data row number in the source file the row was last loaded from.';
 
 CREATE TABLE measurement (
 	measurement_id BIGSERIAL NOT NULL, 
@@ -502,9 +508,12 @@ CREATE TABLE measurement (
 	specimen VARCHAR(32), 
 	other_cause BOOLEAN NOT NULL, 
 	load_batch_id INTEGER NOT NULL, 
-	source_key VARCHAR(64) NOT NULL, 
+	source_key VARCHAR(255) NOT NULL, 
+	source_row INTEGER, 
 	subject_id INTEGER NOT NULL, 
+	date_flag VARCHAR(32), 
 	CONSTRAINT pk_measurement PRIMARY KEY (measurement_id), 
+	CONSTRAINT uq_measurement_subject_id_source_key UNIQUE (subject_id, source_key), 
 	CONSTRAINT fk_measurement_load_batch_id_load_batch FOREIGN KEY(load_batch_id) REFERENCES load_batch (load_batch_id), 
 	CONSTRAINT fk_measurement_subject_id_subject FOREIGN KEY(subject_id) REFERENCES subject (subject_id)
 );
@@ -512,8 +521,6 @@ CREATE TABLE measurement (
 CREATE INDEX ix_measurement_load_batch_id ON measurement (load_batch_id);
 
 CREATE INDEX ix_measurement_subject_code_time ON measurement (subject_id, code, measured_at);
-
-CREATE INDEX ix_measurement_subject_time ON measurement (subject_id, measured_at);
 
 COMMENT ON TABLE measurement IS 'Numeric observations (vitals, labs, scores, markers) in canonical units.';
 
@@ -539,11 +546,15 @@ COMMENT ON COLUMN measurement.specimen IS 'Specimen when it matters, e.g. BONE M
 
 COMMENT ON COLUMN measurement.other_cause IS 'True when a clinician attributes the finding to a cause other than CAR-T.';
 
-COMMENT ON COLUMN measurement.load_batch_id IS 'Load batch that wrote this row.';
+COMMENT ON COLUMN measurement.load_batch_id IS 'Load batch that last wrote this row.';
 
-COMMENT ON COLUMN measurement.source_key IS 'Key of the row in its source file (file#row, or domain#subject#sequence).';
+COMMENT ON COLUMN measurement.source_key IS 'Identity of the row in its source (e.g. LB|12 for SDTM, TEMP|2024-05-01T08:00).';
+
+COMMENT ON COLUMN measurement.source_row IS '1-based data row number in the source file the row was last loaded from.';
 
 COMMENT ON COLUMN measurement.subject_id IS 'The subject (pseudonymous) this row is about.';
+
+COMMENT ON COLUMN measurement.date_flag IS 'before_day_0 or after_death when the date is implausible; empty otherwise.';
 
 CREATE TABLE observation (
 	observation_id BIGSERIAL NOT NULL, 
@@ -554,9 +565,12 @@ CREATE TABLE observation (
 	value_source_value VARCHAR(255), 
 	other_cause BOOLEAN NOT NULL, 
 	load_batch_id INTEGER NOT NULL, 
-	source_key VARCHAR(64) NOT NULL, 
+	source_key VARCHAR(255) NOT NULL, 
+	source_row INTEGER, 
 	subject_id INTEGER NOT NULL, 
+	date_flag VARCHAR(32), 
 	CONSTRAINT pk_observation PRIMARY KEY (observation_id), 
+	CONSTRAINT uq_observation_subject_id_source_key UNIQUE (subject_id, source_key), 
 	CONSTRAINT fk_observation_load_batch_id_load_batch FOREIGN KEY(load_batch_id) REFERENCES load_batch (load_batch_id), 
 	CONSTRAINT fk_observation_subject_id_subject FOREIGN KEY(subject_id) REFERENCES subject (subject_id)
 );
@@ -564,8 +578,6 @@ CREATE TABLE observation (
 CREATE INDEX ix_observation_load_batch_id ON observation (load_batch_id);
 
 CREATE INDEX ix_observation_subject_code_time ON observation (subject_id, code, observed_at);
-
-CREATE INDEX ix_observation_subject_time ON observation (subject_id, observed_at);
 
 COMMENT ON TABLE observation IS 'Categorical observations in controlled vocabulary.';
 
@@ -583,27 +595,34 @@ COMMENT ON COLUMN observation.value_source_value IS 'Value as in the source.';
 
 COMMENT ON COLUMN observation.other_cause IS 'True when a clinician attributes the finding to a cause other than CAR-T.';
 
-COMMENT ON COLUMN observation.load_batch_id IS 'Load batch that wrote this row.';
+COMMENT ON COLUMN observation.load_batch_id IS 'Load batch that last wrote this row.';
 
-COMMENT ON COLUMN observation.source_key IS 'Key of the row in its source file (file#row, or domain#subject#sequence).';
+COMMENT ON COLUMN observation.source_key IS 'Identity of the row in its source (e.g. LB|12 for SDTM, TEMP|2024-05-01T08:00).';
+
+COMMENT ON COLUMN observation.source_row IS '1-based data row number in the source file the row was last loaded from.';
 
 COMMENT ON COLUMN observation.subject_id IS 'The subject (pseudonymous) this row is about.';
+
+COMMENT ON COLUMN observation.date_flag IS 'before_day_0 or after_death when the date is implausible; empty otherwise.';
 
 CREATE TABLE drug_exposure (
 	drug_exposure_id BIGSERIAL NOT NULL, 
 	drug VARCHAR(32) NOT NULL, 
 	drug_class VARCHAR(32), 
 	drug_source_value VARCHAR(255), 
-	started_at TIMESTAMP WITHOUT TIME ZONE NOT NULL, 
+	started_at TIMESTAMP WITHOUT TIME ZONE, 
 	ended_at TIMESTAMP WITHOUT TIME ZONE, 
 	date_imputation VARCHAR(32), 
 	dose DOUBLE PRECISION, 
 	dose_unit VARCHAR(32), 
 	route VARCHAR(32), 
 	load_batch_id INTEGER NOT NULL, 
-	source_key VARCHAR(64) NOT NULL, 
+	source_key VARCHAR(255) NOT NULL, 
+	source_row INTEGER, 
 	subject_id INTEGER NOT NULL, 
+	date_flag VARCHAR(32), 
 	CONSTRAINT pk_drug_exposure PRIMARY KEY (drug_exposure_id), 
+	CONSTRAINT uq_drug_exposure_subject_id_source_key UNIQUE (subject_id, source_key), 
 	CONSTRAINT ck_drug_exposure_end_after_start CHECK (ended_at IS NULL OR ended_at >= started_at), 
 	CONSTRAINT fk_drug_exposure_load_batch_id_load_batch FOREIGN KEY(load_batch_id) REFERENCES load_batch (load_batch_id), 
 	CONSTRAINT fk_drug_exposure_subject_id_subject FOREIGN KEY(subject_id) REFERENCES subject (subject_id)
@@ -623,7 +642,7 @@ COMMENT ON COLUMN drug_exposure.drug_class IS 'vasopressor, il6_blockade, cortic
 
 COMMENT ON COLUMN drug_exposure.drug_source_value IS 'Drug name as in the source.';
 
-COMMENT ON COLUMN drug_exposure.started_at IS 'Start (imputed when the source gives a partial date).';
+COMMENT ON COLUMN drug_exposure.started_at IS 'Start (imputed when partial); empty when the source says only that it was given.';
 
 COMMENT ON COLUMN drug_exposure.ended_at IS 'End; empty for a single administration or an unknown end.';
 
@@ -635,11 +654,15 @@ COMMENT ON COLUMN drug_exposure.dose_unit IS 'Unit of dose, e.g. mg, ug/min.';
 
 COMMENT ON COLUMN drug_exposure.route IS 'Route, e.g. IV, PO, SC.';
 
-COMMENT ON COLUMN drug_exposure.load_batch_id IS 'Load batch that wrote this row.';
+COMMENT ON COLUMN drug_exposure.load_batch_id IS 'Load batch that last wrote this row.';
 
-COMMENT ON COLUMN drug_exposure.source_key IS 'Key of the row in its source file (file#row, or domain#subject#sequence).';
+COMMENT ON COLUMN drug_exposure.source_key IS 'Identity of the row in its source (e.g. LB|12 for SDTM, TEMP|2024-05-01T08:00).';
+
+COMMENT ON COLUMN drug_exposure.source_row IS '1-based data row number in the source file the row was last loaded from.';
 
 COMMENT ON COLUMN drug_exposure.subject_id IS 'The subject (pseudonymous) this row is about.';
+
+COMMENT ON COLUMN drug_exposure.date_flag IS 'before_day_0 or after_death when the date is implausible; empty otherwise.';
 
 CREATE TABLE adverse_event (
 	adverse_event_id SERIAL NOT NULL, 
@@ -657,9 +680,12 @@ CREATE TABLE adverse_event (
 	outcome VARCHAR(32), 
 	verbatim TEXT, 
 	load_batch_id INTEGER NOT NULL, 
-	source_key VARCHAR(64) NOT NULL, 
+	source_key VARCHAR(255) NOT NULL, 
+	source_row INTEGER, 
 	subject_id INTEGER NOT NULL, 
+	date_flag VARCHAR(32), 
 	CONSTRAINT pk_adverse_event PRIMARY KEY (adverse_event_id), 
+	CONSTRAINT uq_adverse_event_subject_id_source_key UNIQUE (subject_id, source_key), 
 	CONSTRAINT ck_adverse_event_grade CHECK (reported_grade IS NULL OR reported_grade BETWEEN 0 AND 5), 
 	CONSTRAINT fk_adverse_event_load_batch_id_load_batch FOREIGN KEY(load_batch_id) REFERENCES load_batch (load_batch_id), 
 	CONSTRAINT fk_adverse_event_subject_id_subject FOREIGN KEY(subject_id) REFERENCES subject (subject_id)
@@ -699,11 +725,15 @@ COMMENT ON COLUMN adverse_event.outcome IS 'Outcome (vocabulary.AE_OUTCOMES).';
 
 COMMENT ON COLUMN adverse_event.verbatim IS 'Free-text description, when the source has one.';
 
-COMMENT ON COLUMN adverse_event.load_batch_id IS 'Load batch that wrote this row.';
+COMMENT ON COLUMN adverse_event.load_batch_id IS 'Load batch that last wrote this row.';
 
-COMMENT ON COLUMN adverse_event.source_key IS 'Key of the row in its source file (file#row, or domain#subject#sequence).';
+COMMENT ON COLUMN adverse_event.source_key IS 'Identity of the row in its source (e.g. LB|12 for SDTM, TEMP|2024-05-01T08:00).';
+
+COMMENT ON COLUMN adverse_event.source_row IS '1-based data row number in the source file the row was last loaded from.';
 
 COMMENT ON COLUMN adverse_event.subject_id IS 'The subject (pseudonymous) this row is about.';
+
+COMMENT ON COLUMN adverse_event.date_flag IS 'before_day_0 or after_death when the date is implausible; empty otherwise.';
 
 CREATE TABLE disease_assessment (
 	disease_assessment_id SERIAL NOT NULL, 
@@ -715,9 +745,12 @@ CREATE TABLE disease_assessment (
 	antigen_status VARCHAR(32), 
 	value_source_value VARCHAR(255), 
 	load_batch_id INTEGER NOT NULL, 
-	source_key VARCHAR(64) NOT NULL, 
+	source_key VARCHAR(255) NOT NULL, 
+	source_row INTEGER, 
 	subject_id INTEGER NOT NULL, 
+	date_flag VARCHAR(32), 
 	CONSTRAINT pk_disease_assessment PRIMARY KEY (disease_assessment_id), 
+	CONSTRAINT uq_disease_assessment_subject_id_source_key UNIQUE (subject_id, source_key), 
 	CONSTRAINT ck_disease_assessment_mrd_fraction CHECK (mrd_fraction IS NULL OR (mrd_fraction >= 0 AND mrd_fraction <= 1)), 
 	CONSTRAINT fk_disease_assessment_load_batch_id_load_batch FOREIGN KEY(load_batch_id) REFERENCES load_batch (load_batch_id), 
 	CONSTRAINT fk_disease_assessment_subject_id_subject FOREIGN KEY(subject_id) REFERENCES subject (subject_id)
@@ -745,11 +778,15 @@ COMMENT ON COLUMN disease_assessment.antigen_status IS 'Target antigen on relaps
 
 COMMENT ON COLUMN disease_assessment.value_source_value IS 'Result as in the source.';
 
-COMMENT ON COLUMN disease_assessment.load_batch_id IS 'Load batch that wrote this row.';
+COMMENT ON COLUMN disease_assessment.load_batch_id IS 'Load batch that last wrote this row.';
 
-COMMENT ON COLUMN disease_assessment.source_key IS 'Key of the row in its source file (file#row, or domain#subject#sequence).';
+COMMENT ON COLUMN disease_assessment.source_key IS 'Identity of the row in its source (e.g. LB|12 for SDTM, TEMP|2024-05-01T08:00).';
+
+COMMENT ON COLUMN disease_assessment.source_row IS '1-based data row number in the source file the row was last loaded from.';
 
 COMMENT ON COLUMN disease_assessment.subject_id IS 'The subject (pseudonymous) this row is about.';
+
+COMMENT ON COLUMN disease_assessment.date_flag IS 'before_day_0 or after_death when the date is implausible; empty otherwise.';
 
 CREATE TABLE infusion (
 	infusion_id SERIAL NOT NULL, 
@@ -759,8 +796,10 @@ CREATE TABLE infusion (
 	infusion_datetime TIMESTAMP WITHOUT TIME ZONE, 
 	dose_cells DOUBLE PRECISION, 
 	lymphodepletion VARCHAR(255), 
+	day_zero_anchored BOOLEAN DEFAULT false NOT NULL, 
 	load_batch_id INTEGER NOT NULL, 
-	source_key VARCHAR(64) NOT NULL, 
+	source_key VARCHAR(255) NOT NULL, 
+	source_row INTEGER, 
 	subject_id INTEGER NOT NULL, 
 	CONSTRAINT pk_infusion PRIMARY KEY (infusion_id), 
 	CONSTRAINT uq_infusion_subject_id_infusion_number UNIQUE (subject_id, infusion_number), 
@@ -791,9 +830,13 @@ COMMENT ON COLUMN infusion.dose_cells IS 'CAR-positive viable cells infused.';
 
 COMMENT ON COLUMN infusion.lymphodepletion IS 'Lymphodepleting regimen, e.g. fludarabine/cyclophosphamide.';
 
-COMMENT ON COLUMN infusion.load_batch_id IS 'Load batch that wrote this row.';
+COMMENT ON COLUMN infusion.day_zero_anchored IS 'True when the source gives only days after infusion: infusion_date is then an anchor (2000-01-01), not a calendar date, and only study days are meaningful.';
 
-COMMENT ON COLUMN infusion.source_key IS 'Key of the row in its source file (file#row, or domain#subject#sequence).';
+COMMENT ON COLUMN infusion.load_batch_id IS 'Load batch that last wrote this row.';
+
+COMMENT ON COLUMN infusion.source_key IS 'Identity of the row in its source (e.g. LB|12 for SDTM, TEMP|2024-05-01T08:00).';
+
+COMMENT ON COLUMN infusion.source_row IS '1-based data row number in the source file the row was last loaded from.';
 
 COMMENT ON COLUMN infusion.subject_id IS 'The subject (pseudonymous) this row is about.';
 
@@ -804,7 +847,8 @@ CREATE TABLE death (
 	death_date_imputation VARCHAR(32), 
 	cause TEXT, 
 	load_batch_id INTEGER NOT NULL, 
-	source_key VARCHAR(64) NOT NULL, 
+	source_key VARCHAR(255) NOT NULL, 
+	source_row INTEGER, 
 	subject_id INTEGER NOT NULL, 
 	CONSTRAINT pk_death PRIMARY KEY (death_id), 
 	CONSTRAINT uq_death_subject_id UNIQUE (subject_id), 
@@ -826,9 +870,11 @@ COMMENT ON COLUMN death.death_date_imputation IS 'Empty when complete; ''day'' o
 
 COMMENT ON COLUMN death.cause IS 'Cause of death as reported.';
 
-COMMENT ON COLUMN death.load_batch_id IS 'Load batch that wrote this row.';
+COMMENT ON COLUMN death.load_batch_id IS 'Load batch that last wrote this row.';
 
-COMMENT ON COLUMN death.source_key IS 'Key of the row in its source file (file#row, or domain#subject#sequence).';
+COMMENT ON COLUMN death.source_key IS 'Identity of the row in its source (e.g. LB|12 for SDTM, TEMP|2024-05-01T08:00).';
+
+COMMENT ON COLUMN death.source_row IS '1-based data row number in the source file the row was last loaded from.';
 
 COMMENT ON COLUMN death.subject_id IS 'The subject (pseudonymous) this row is about.';
 
@@ -838,7 +884,8 @@ CREATE TABLE follow_up (
 	disposition VARCHAR(255), 
 	disposition_date DATE, 
 	load_batch_id INTEGER NOT NULL, 
-	source_key VARCHAR(64) NOT NULL, 
+	source_key VARCHAR(255) NOT NULL, 
+	source_row INTEGER, 
 	subject_id INTEGER NOT NULL, 
 	CONSTRAINT pk_follow_up PRIMARY KEY (follow_up_id), 
 	CONSTRAINT uq_follow_up_subject_id UNIQUE (subject_id), 
@@ -858,9 +905,11 @@ COMMENT ON COLUMN follow_up.disposition IS 'Disposition, e.g. ongoing, completed
 
 COMMENT ON COLUMN follow_up.disposition_date IS 'Date of the disposition.';
 
-COMMENT ON COLUMN follow_up.load_batch_id IS 'Load batch that wrote this row.';
+COMMENT ON COLUMN follow_up.load_batch_id IS 'Load batch that last wrote this row.';
 
-COMMENT ON COLUMN follow_up.source_key IS 'Key of the row in its source file (file#row, or domain#subject#sequence).';
+COMMENT ON COLUMN follow_up.source_key IS 'Identity of the row in its source (e.g. LB|12 for SDTM, TEMP|2024-05-01T08:00).';
+
+COMMENT ON COLUMN follow_up.source_row IS '1-based data row number in the source file the row was last loaded from.';
 
 COMMENT ON COLUMN follow_up.subject_id IS 'The subject (pseudonymous) this row is about.';
 
@@ -881,7 +930,8 @@ CREATE TABLE icsr_drug (
 	dechallenge VARCHAR(32), 
 	rechallenge VARCHAR(32), 
 	load_batch_id INTEGER NOT NULL, 
-	source_key VARCHAR(64) NOT NULL, 
+	source_key VARCHAR(255) NOT NULL, 
+	source_row INTEGER, 
 	CONSTRAINT pk_icsr_drug PRIMARY KEY (icsr_drug_id), 
 	CONSTRAINT uq_icsr_drug_icsr_case_id_drug_seq UNIQUE (icsr_case_id, drug_seq), 
 	CONSTRAINT fk_icsr_drug_icsr_case_id_icsr_case FOREIGN KEY(icsr_case_id) REFERENCES icsr_case (icsr_case_id), 
@@ -925,9 +975,11 @@ COMMENT ON COLUMN icsr_drug.dechallenge IS 'dechal: Y, N, U or D.';
 
 COMMENT ON COLUMN icsr_drug.rechallenge IS 'rechal: Y, N, U or D.';
 
-COMMENT ON COLUMN icsr_drug.load_batch_id IS 'Load batch that wrote this row.';
+COMMENT ON COLUMN icsr_drug.load_batch_id IS 'Load batch that last wrote this row.';
 
-COMMENT ON COLUMN icsr_drug.source_key IS 'Key of the row in its source file (file#row, or domain#subject#sequence).';
+COMMENT ON COLUMN icsr_drug.source_key IS 'Identity of the row in its source (e.g. LB|12 for SDTM, TEMP|2024-05-01T08:00).';
+
+COMMENT ON COLUMN icsr_drug.source_row IS '1-based data row number in the source file the row was last loaded from.';
 
 CREATE TABLE icsr_reaction (
 	icsr_reaction_id BIGSERIAL NOT NULL, 
@@ -935,13 +987,13 @@ CREATE TABLE icsr_reaction (
 	preferred_term VARCHAR(255) NOT NULL, 
 	drug_recurrence_action VARCHAR(32), 
 	load_batch_id INTEGER NOT NULL, 
-	source_key VARCHAR(64) NOT NULL, 
+	source_key VARCHAR(255) NOT NULL, 
+	source_row INTEGER, 
 	CONSTRAINT pk_icsr_reaction PRIMARY KEY (icsr_reaction_id), 
+	CONSTRAINT uq_icsr_reaction_icsr_case_id_preferred_term UNIQUE (icsr_case_id, preferred_term), 
 	CONSTRAINT fk_icsr_reaction_icsr_case_id_icsr_case FOREIGN KEY(icsr_case_id) REFERENCES icsr_case (icsr_case_id), 
 	CONSTRAINT fk_icsr_reaction_load_batch_id_load_batch FOREIGN KEY(load_batch_id) REFERENCES load_batch (load_batch_id)
 );
-
-CREATE INDEX ix_icsr_reaction_case ON icsr_reaction (icsr_case_id);
 
 CREATE INDEX ix_icsr_reaction_load_batch_id ON icsr_reaction (load_batch_id);
 
@@ -957,9 +1009,11 @@ COMMENT ON COLUMN icsr_reaction.preferred_term IS 'MedDRA preferred term (pt).';
 
 COMMENT ON COLUMN icsr_reaction.drug_recurrence_action IS 'drug_rec_act.';
 
-COMMENT ON COLUMN icsr_reaction.load_batch_id IS 'Load batch that wrote this row.';
+COMMENT ON COLUMN icsr_reaction.load_batch_id IS 'Load batch that last wrote this row.';
 
-COMMENT ON COLUMN icsr_reaction.source_key IS 'Key of the row in its source file (file#row, or domain#subject#sequence).';
+COMMENT ON COLUMN icsr_reaction.source_key IS 'Identity of the row in its source (e.g. LB|12 for SDTM, TEMP|2024-05-01T08:00).';
+
+COMMENT ON COLUMN icsr_reaction.source_row IS '1-based data row number in the source file the row was last loaded from.';
 
 CREATE TABLE daily_assessment (
 	daily_assessment_id BIGSERIAL NOT NULL, 

@@ -13,7 +13,7 @@ CREATE TABLE product (
 	product_id INTEGER NOT NULL, 
 	generic_name VARCHAR(255) NOT NULL, 
 	brand_name VARCHAR(255), 
-	target_antigen VARCHAR(32) NOT NULL, 
+	target_antigen VARCHAR(32), 
 	costimulatory_domain VARCHAR(32), 
 	vector VARCHAR(32), 
 	is_approved BOOLEAN NOT NULL, 
@@ -89,7 +89,7 @@ CREATE TABLE load_batch (
 	etl_version VARCHAR(32) NOT NULL, 
 	message TEXT, 
 	CONSTRAINT pk_load_batch PRIMARY KEY (load_batch_id), 
-	CONSTRAINT ck_load_batch_status CHECK (status IN ('running', 'committed', 'partial', 'rejected', 'failed')), 
+	CONSTRAINT ck_load_batch_status CHECK (status IN ('running', 'committed', 'partial', 'rejected', 'failed', 'unchanged')), 
 	CONSTRAINT fk_load_batch_study_id_study FOREIGN KEY(study_id) REFERENCES study (study_id)
 );
 
@@ -128,7 +128,8 @@ CREATE TABLE subject (
 	diagnosis VARCHAR(32), 
 	weight_kg DOUBLE, 
 	load_batch_id INTEGER NOT NULL, 
-	source_key VARCHAR(64) NOT NULL, 
+	source_key VARCHAR(255) NOT NULL, 
+	source_row INTEGER, 
 	CONSTRAINT pk_subject PRIMARY KEY (subject_id), 
 	CONSTRAINT uq_subject_study_id_subject_key UNIQUE (study_id, subject_key), 
 	CONSTRAINT ck_subject_age_years CHECK (age_years IS NULL OR (age_years >= 0 AND age_years < 130)), 
@@ -207,7 +208,8 @@ CREATE TABLE icsr_case (
 	outcomes VARCHAR(255), 
 	report_sources VARCHAR(255), 
 	load_batch_id INTEGER NOT NULL, 
-	source_key VARCHAR(64) NOT NULL, 
+	source_key VARCHAR(255) NOT NULL, 
+	source_row INTEGER, 
 	CONSTRAINT pk_icsr_case PRIMARY KEY (icsr_case_id), 
 	CONSTRAINT uq_icsr_case_source_report_key UNIQUE (source, report_key), 
 	CONSTRAINT fk_icsr_case_load_batch_id_load_batch FOREIGN KEY(load_batch_id) REFERENCES load_batch (load_batch_id)
@@ -230,9 +232,12 @@ CREATE TABLE measurement (
 	specimen VARCHAR(32), 
 	other_cause BOOLEAN NOT NULL, 
 	load_batch_id INTEGER NOT NULL, 
-	source_key VARCHAR(64) NOT NULL, 
+	source_key VARCHAR(255) NOT NULL, 
+	source_row INTEGER, 
 	subject_id INTEGER NOT NULL, 
+	date_flag VARCHAR(32), 
 	CONSTRAINT pk_measurement PRIMARY KEY (measurement_id), 
+	CONSTRAINT uq_measurement_subject_id_source_key UNIQUE (subject_id, source_key), 
 	CONSTRAINT fk_measurement_load_batch_id_load_batch FOREIGN KEY(load_batch_id) REFERENCES load_batch (load_batch_id), 
 	CONSTRAINT fk_measurement_subject_id_subject FOREIGN KEY(subject_id) REFERENCES subject (subject_id)
 );
@@ -240,8 +245,6 @@ CREATE TABLE measurement (
 CREATE INDEX ix_measurement_load_batch_id ON measurement (load_batch_id);
 
 CREATE INDEX ix_measurement_subject_code_time ON measurement (subject_id, code, measured_at);
-
-CREATE INDEX ix_measurement_subject_time ON measurement (subject_id, measured_at);
 
 CREATE TABLE observation (
 	observation_id INTEGER NOT NULL, 
@@ -252,9 +255,12 @@ CREATE TABLE observation (
 	value_source_value VARCHAR(255), 
 	other_cause BOOLEAN NOT NULL, 
 	load_batch_id INTEGER NOT NULL, 
-	source_key VARCHAR(64) NOT NULL, 
+	source_key VARCHAR(255) NOT NULL, 
+	source_row INTEGER, 
 	subject_id INTEGER NOT NULL, 
+	date_flag VARCHAR(32), 
 	CONSTRAINT pk_observation PRIMARY KEY (observation_id), 
+	CONSTRAINT uq_observation_subject_id_source_key UNIQUE (subject_id, source_key), 
 	CONSTRAINT fk_observation_load_batch_id_load_batch FOREIGN KEY(load_batch_id) REFERENCES load_batch (load_batch_id), 
 	CONSTRAINT fk_observation_subject_id_subject FOREIGN KEY(subject_id) REFERENCES subject (subject_id)
 );
@@ -263,23 +269,24 @@ CREATE INDEX ix_observation_load_batch_id ON observation (load_batch_id);
 
 CREATE INDEX ix_observation_subject_code_time ON observation (subject_id, code, observed_at);
 
-CREATE INDEX ix_observation_subject_time ON observation (subject_id, observed_at);
-
 CREATE TABLE drug_exposure (
 	drug_exposure_id INTEGER NOT NULL, 
 	drug VARCHAR(32) NOT NULL, 
 	drug_class VARCHAR(32), 
 	drug_source_value VARCHAR(255), 
-	started_at DATETIME NOT NULL, 
+	started_at DATETIME, 
 	ended_at DATETIME, 
 	date_imputation VARCHAR(32), 
 	dose DOUBLE, 
 	dose_unit VARCHAR(32), 
 	route VARCHAR(32), 
 	load_batch_id INTEGER NOT NULL, 
-	source_key VARCHAR(64) NOT NULL, 
+	source_key VARCHAR(255) NOT NULL, 
+	source_row INTEGER, 
 	subject_id INTEGER NOT NULL, 
+	date_flag VARCHAR(32), 
 	CONSTRAINT pk_drug_exposure PRIMARY KEY (drug_exposure_id), 
+	CONSTRAINT uq_drug_exposure_subject_id_source_key UNIQUE (subject_id, source_key), 
 	CONSTRAINT ck_drug_exposure_end_after_start CHECK (ended_at IS NULL OR ended_at >= started_at), 
 	CONSTRAINT fk_drug_exposure_load_batch_id_load_batch FOREIGN KEY(load_batch_id) REFERENCES load_batch (load_batch_id), 
 	CONSTRAINT fk_drug_exposure_subject_id_subject FOREIGN KEY(subject_id) REFERENCES subject (subject_id)
@@ -305,9 +312,12 @@ CREATE TABLE adverse_event (
 	outcome VARCHAR(32), 
 	verbatim TEXT, 
 	load_batch_id INTEGER NOT NULL, 
-	source_key VARCHAR(64) NOT NULL, 
+	source_key VARCHAR(255) NOT NULL, 
+	source_row INTEGER, 
 	subject_id INTEGER NOT NULL, 
+	date_flag VARCHAR(32), 
 	CONSTRAINT pk_adverse_event PRIMARY KEY (adverse_event_id), 
+	CONSTRAINT uq_adverse_event_subject_id_source_key UNIQUE (subject_id, source_key), 
 	CONSTRAINT ck_adverse_event_grade CHECK (reported_grade IS NULL OR reported_grade BETWEEN 0 AND 5), 
 	CONSTRAINT fk_adverse_event_load_batch_id_load_batch FOREIGN KEY(load_batch_id) REFERENCES load_batch (load_batch_id), 
 	CONSTRAINT fk_adverse_event_subject_id_subject FOREIGN KEY(subject_id) REFERENCES subject (subject_id)
@@ -327,9 +337,12 @@ CREATE TABLE disease_assessment (
 	antigen_status VARCHAR(32), 
 	value_source_value VARCHAR(255), 
 	load_batch_id INTEGER NOT NULL, 
-	source_key VARCHAR(64) NOT NULL, 
+	source_key VARCHAR(255) NOT NULL, 
+	source_row INTEGER, 
 	subject_id INTEGER NOT NULL, 
+	date_flag VARCHAR(32), 
 	CONSTRAINT pk_disease_assessment PRIMARY KEY (disease_assessment_id), 
+	CONSTRAINT uq_disease_assessment_subject_id_source_key UNIQUE (subject_id, source_key), 
 	CONSTRAINT ck_disease_assessment_mrd_fraction CHECK (mrd_fraction IS NULL OR (mrd_fraction >= 0 AND mrd_fraction <= 1)), 
 	CONSTRAINT fk_disease_assessment_load_batch_id_load_batch FOREIGN KEY(load_batch_id) REFERENCES load_batch (load_batch_id), 
 	CONSTRAINT fk_disease_assessment_subject_id_subject FOREIGN KEY(subject_id) REFERENCES subject (subject_id)
@@ -347,8 +360,10 @@ CREATE TABLE infusion (
 	infusion_datetime DATETIME, 
 	dose_cells DOUBLE, 
 	lymphodepletion VARCHAR(255), 
+	day_zero_anchored BOOLEAN DEFAULT 0 NOT NULL, 
 	load_batch_id INTEGER NOT NULL, 
-	source_key VARCHAR(64) NOT NULL, 
+	source_key VARCHAR(255) NOT NULL, 
+	source_row INTEGER, 
 	subject_id INTEGER NOT NULL, 
 	CONSTRAINT pk_infusion PRIMARY KEY (infusion_id), 
 	CONSTRAINT uq_infusion_subject_id_infusion_number UNIQUE (subject_id, infusion_number), 
@@ -370,7 +385,8 @@ CREATE TABLE death (
 	death_date_imputation VARCHAR(32), 
 	cause TEXT, 
 	load_batch_id INTEGER NOT NULL, 
-	source_key VARCHAR(64) NOT NULL, 
+	source_key VARCHAR(255) NOT NULL, 
+	source_row INTEGER, 
 	subject_id INTEGER NOT NULL, 
 	CONSTRAINT pk_death PRIMARY KEY (death_id), 
 	CONSTRAINT uq_death_subject_id UNIQUE (subject_id), 
@@ -386,7 +402,8 @@ CREATE TABLE follow_up (
 	disposition VARCHAR(255), 
 	disposition_date DATE, 
 	load_batch_id INTEGER NOT NULL, 
-	source_key VARCHAR(64) NOT NULL, 
+	source_key VARCHAR(255) NOT NULL, 
+	source_row INTEGER, 
 	subject_id INTEGER NOT NULL, 
 	CONSTRAINT pk_follow_up PRIMARY KEY (follow_up_id), 
 	CONSTRAINT uq_follow_up_subject_id UNIQUE (subject_id), 
@@ -413,7 +430,8 @@ CREATE TABLE icsr_drug (
 	dechallenge VARCHAR(32), 
 	rechallenge VARCHAR(32), 
 	load_batch_id INTEGER NOT NULL, 
-	source_key VARCHAR(64) NOT NULL, 
+	source_key VARCHAR(255) NOT NULL, 
+	source_row INTEGER, 
 	CONSTRAINT pk_icsr_drug PRIMARY KEY (icsr_drug_id), 
 	CONSTRAINT uq_icsr_drug_icsr_case_id_drug_seq UNIQUE (icsr_case_id, drug_seq), 
 	CONSTRAINT fk_icsr_drug_icsr_case_id_icsr_case FOREIGN KEY(icsr_case_id) REFERENCES icsr_case (icsr_case_id), 
@@ -431,13 +449,13 @@ CREATE TABLE icsr_reaction (
 	preferred_term VARCHAR(255) NOT NULL, 
 	drug_recurrence_action VARCHAR(32), 
 	load_batch_id INTEGER NOT NULL, 
-	source_key VARCHAR(64) NOT NULL, 
+	source_key VARCHAR(255) NOT NULL, 
+	source_row INTEGER, 
 	CONSTRAINT pk_icsr_reaction PRIMARY KEY (icsr_reaction_id), 
+	CONSTRAINT uq_icsr_reaction_icsr_case_id_preferred_term UNIQUE (icsr_case_id, preferred_term), 
 	CONSTRAINT fk_icsr_reaction_icsr_case_id_icsr_case FOREIGN KEY(icsr_case_id) REFERENCES icsr_case (icsr_case_id), 
 	CONSTRAINT fk_icsr_reaction_load_batch_id_load_batch FOREIGN KEY(load_batch_id) REFERENCES load_batch (load_batch_id)
 );
-
-CREATE INDEX ix_icsr_reaction_case ON icsr_reaction (icsr_case_id);
 
 CREATE INDEX ix_icsr_reaction_load_batch_id ON icsr_reaction (load_batch_id);
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import ForeignKey
 from sqlalchemy.orm import Mapped, mapped_column
 
-from pv_monitor.store.base import Key
+from pv_monitor.store.base import Code, SourceKey
 
 
 def check_in(column: str, values: tuple[str, ...]) -> str:
@@ -25,10 +25,21 @@ class Provenance:
     load_batch_id: Mapped[int] = mapped_column(
         ForeignKey("load_batch.load_batch_id"),
         index=True,
-        comment="Load batch that wrote this row.",
+        comment="Load batch that last wrote this row.",
     )
-    source_key: Mapped[Key] = mapped_column(
-        comment="Key of the row in its source file (file#row, or domain#subject#sequence).",
+    source_key: Mapped[SourceKey] = mapped_column(
+        comment="Identity of the row in its source (e.g. LB|12 for SDTM, TEMP|2024-05-01T08:00).",
+    )
+    source_row: Mapped[int | None] = mapped_column(
+        comment="1-based data row number in the source file the row was last loaded from.",
+    )
+
+
+class DateFlagged:
+    """A dated event whose date the loader found implausible (kept, and flagged)."""
+
+    date_flag: Mapped[Code | None] = mapped_column(
+        comment="before_day_0 or after_death when the date is implausible; empty otherwise.",
     )
 
 

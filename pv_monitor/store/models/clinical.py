@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import CheckConstraint, Index
+from sqlalchemy import CheckConstraint, Index, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pv_monitor.store.base import Base, BigId, ClinicalDateTime, Code, LongText, Name
-from pv_monitor.store.models._mixins import Provenance, SubjectScoped
+from pv_monitor.store.models._mixins import DateFlagged, Provenance, SubjectScoped
 
 
-class Measurement(Provenance, SubjectScoped, Base):
+class Measurement(Provenance, SubjectScoped, DateFlagged, Base):
     """A numeric observation: vital sign, laboratory value, score or marker.
 
     The value is stored in the canonical unit of its code (``pv_monitor.vocabulary``); the value
@@ -20,8 +20,8 @@ class Measurement(Provenance, SubjectScoped, Base):
 
     __tablename__ = "measurement"
     __table_args__ = (
+        UniqueConstraint("subject_id", "source_key"),
         Index("ix_measurement_subject_code_time", "subject_id", "code", "measured_at"),
-        Index("ix_measurement_subject_time", "subject_id", "measured_at"),
         {"comment": "Numeric observations (vitals, labs, scores, markers) in canonical units."},
     )
 
@@ -50,13 +50,13 @@ class Measurement(Provenance, SubjectScoped, Base):
     )
 
 
-class Observation(Provenance, SubjectScoped, Base):
+class Observation(Provenance, SubjectScoped, DateFlagged, Base):
     """A categorical observation: oxygen device, consciousness, seizure, edema, sedation, ..."""
 
     __tablename__ = "observation"
     __table_args__ = (
+        UniqueConstraint("subject_id", "source_key"),
         Index("ix_observation_subject_code_time", "subject_id", "code", "observed_at"),
-        Index("ix_observation_subject_time", "subject_id", "observed_at"),
         {"comment": "Categorical observations in controlled vocabulary."},
     )
 
@@ -77,11 +77,12 @@ class Observation(Provenance, SubjectScoped, Base):
     )
 
 
-class DrugExposure(Provenance, SubjectScoped, Base):
+class DrugExposure(Provenance, SubjectScoped, DateFlagged, Base):
     """A drug given: tocilizumab, corticosteroids, vasopressors, antipyretics, anakinra, ..."""
 
     __tablename__ = "drug_exposure"
     __table_args__ = (
+        UniqueConstraint("subject_id", "source_key"),
         Index("ix_drug_exposure_subject_start", "subject_id", "started_at"),
         CheckConstraint("ended_at IS NULL OR ended_at >= started_at", "end_after_start"),
         {"comment": "Drug administrations with start and end."},
@@ -95,8 +96,8 @@ class DrugExposure(Provenance, SubjectScoped, Base):
         comment="vasopressor, il6_blockade, corticosteroid, antipyretic, il1_blockade, ..."
     )
     drug_source_value: Mapped[Name | None] = mapped_column(comment="Drug name as in the source.")
-    started_at: Mapped[ClinicalDateTime] = mapped_column(
-        comment="Start (imputed when the source gives a partial date)."
+    started_at: Mapped[ClinicalDateTime | None] = mapped_column(
+        comment="Start (imputed when partial); empty when the source says only that it was given."
     )
     ended_at: Mapped[ClinicalDateTime | None] = mapped_column(
         comment="End; empty for a single administration or an unknown end."
@@ -109,7 +110,7 @@ class DrugExposure(Provenance, SubjectScoped, Base):
     route: Mapped[Code | None] = mapped_column(comment="Route, e.g. IV, PO, SC.")
 
 
-class AdverseEvent(Provenance, SubjectScoped, Base):
+class AdverseEvent(Provenance, SubjectScoped, DateFlagged, Base):
     """An adverse event as reported, with its grade on the scale the source used.
 
     Reported grades are never converted between scales; the pipeline re-grades CRS and ICANS
@@ -118,6 +119,7 @@ class AdverseEvent(Provenance, SubjectScoped, Base):
 
     __tablename__ = "adverse_event"
     __table_args__ = (
+        UniqueConstraint("subject_id", "source_key"),
         Index("ix_adverse_event_subject_onset", "subject_id", "onset_date"),
         CheckConstraint("reported_grade IS NULL OR reported_grade BETWEEN 0 AND 5", "grade"),
         {"comment": "Adverse events as reported (term, grade and scale, dates, seriousness)."},
@@ -153,11 +155,12 @@ class AdverseEvent(Provenance, SubjectScoped, Base):
     )
 
 
-class DiseaseAssessment(Provenance, SubjectScoped, Base):
+class DiseaseAssessment(Provenance, SubjectScoped, DateFlagged, Base):
     """A disease assessment: response, MRD, relapse and the antigen phenotype of the relapse."""
 
     __tablename__ = "disease_assessment"
     __table_args__ = (
+        UniqueConstraint("subject_id", "source_key"),
         Index("ix_disease_assessment_subject_date", "subject_id", "assessed_on"),
         CheckConstraint(
             "mrd_fraction IS NULL OR (mrd_fraction >= 0 AND mrd_fraction <= 1)", "mrd_fraction"

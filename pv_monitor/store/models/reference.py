@@ -56,7 +56,9 @@ class Product(Base):
     brand_name: Mapped[Name | None] = mapped_column(
         unique=True, comment="Brand name, e.g. Yescarta; empty for investigational products."
     )
-    target_antigen: Mapped[Code] = mapped_column(comment="Targeted antigen, e.g. CD19 or BCMA.")
+    target_antigen: Mapped[Code | None] = mapped_column(
+        comment="Targeted antigen, e.g. CD19 or BCMA; empty when the source does not say."
+    )
     costimulatory_domain: Mapped[Code | None] = mapped_column(
         comment="Costimulatory domain, e.g. CD28 or 4-1BB."
     )

@@ -93,7 +93,7 @@ class IcsrReaction(Provenance, Base):
 
     __tablename__ = "icsr_reaction"
     __table_args__ = (
-        Index("ix_icsr_reaction_case", "icsr_case_id"),
+        UniqueConstraint("icsr_case_id", "preferred_term"),
         Index("ix_icsr_reaction_term", "preferred_term"),
         {"comment": "Reactions (MedDRA PT) of spontaneous reports."},
     )

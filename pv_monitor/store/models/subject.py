@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from pv_monitor.store.base import Base, ClinicalDateTime, Code, Key, LongText, Name
@@ -69,6 +69,11 @@ class Infusion(Provenance, SubjectScoped, Base):
     dose_cells: Mapped[float | None] = mapped_column(comment="CAR-positive viable cells infused.")
     lymphodepletion: Mapped[Name | None] = mapped_column(
         comment="Lymphodepleting regimen, e.g. fludarabine/cyclophosphamide."
+    )
+    day_zero_anchored: Mapped[bool] = mapped_column(
+        server_default=false(),
+        comment="True when the source gives only days after infusion: infusion_date is then an "
+        "anchor (2000-01-01), not a calendar date, and only study days are meaningful.",
     )
 
     subject: Mapped[Subject] = relationship(back_populates="infusions")

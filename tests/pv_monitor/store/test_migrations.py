@@ -57,6 +57,28 @@ def test_upgrade_head_on_empty_database_gives_the_models_schema(store_url: str) 
     assert _schema_differences(store_url) == []
 
 
+def test_sqlite_check_constraints_say_what_the_models_say(sqlite_url: str) -> None:
+    """SQLite keeps the CHECK text as written, so a changed state list shows up here."""
+    upgrade(sqlite_url)
+    engine = create_store_engine(sqlite_url)
+    try:
+        inspector = inspect(engine)
+        stored = {
+            (table, str(ck["name"])): " ".join(str(ck["sqltext"]).split())
+            for table in Base.metadata.tables
+            for ck in inspector.get_check_constraints(table)
+        }
+    finally:
+        engine.dispose()
+    expected = {
+        (table.name, str(constraint.name)): " ".join(str(constraint.sqltext).split())
+        for table in Base.metadata.tables.values()
+        for constraint in table.constraints
+        if isinstance(constraint, CheckConstraint)
+    }
+    assert stored == expected
+
+
 def test_upgrade_head_creates_every_check_constraint_of_the_models(store_url: str) -> None:
     upgrade(store_url)
     expected = {
