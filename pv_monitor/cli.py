@@ -9,7 +9,7 @@ import getpass
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -19,6 +19,7 @@ from pv_monitor import __version__
 from pv_monitor.config import database_url
 
 if TYPE_CHECKING:
+    from etl.load import LoadReport
     from pv_monitor.synthetic import SynthesisSummary
 
 console = Console()
@@ -190,6 +191,100 @@ def audit_verify(ctx: typer.Context) -> None:
     raise typer.Exit(1)
 
 
+@app.command("load")
+def load(
+    ctx: typer.Context,
+    paths: Annotated[list[Path], typer.Argument(help="Export folder(s) or file(s).", exists=True)],
+    export_format: Annotated[
+        str, typer.Option("--format", help="tidy, sdtm, faers or mapping:FILE.yaml")
+    ] = "tidy",
+    accept_partial: Annotated[
+        bool, typer.Option(help="Write the good rows when some are rejected (default: none).")
+    ] = False,
+    rejections_csv: Annotated[
+        Path | None, typer.Option("--rejections", help="Write every rejection to this CSV.")
+    ] = None,
+) -> None:
+    """Load an export into the store as one batch; exit 1 when anything was rejected."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
+    from etl import UnknownFormat, open_source
+    from etl.load import ACCEPT_PARTIAL, ALL_OR_NOTHING, load_source
+
+    state = _state(ctx)
+    try:
+        source = open_source(paths, export_format)
+    except (UnknownFormat, ValueError) as error:
+        raise typer.BadParameter(str(error), param_hint="--format") from error
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TextColumn("{task.completed:,} rows"),
+    )
+    with Progress(
+        *columns, console=console, transient=True, disable=not console.is_terminal
+    ) as bar:
+        tasks: dict[str, Any] = {}
+
+        def progress(file: str, rows: int) -> None:
+            if file not in tasks:
+                tasks[file] = bar.add_task(file, total=None)
+            bar.update(tasks[file], completed=rows)
+
+        try:
+            report = load_source(
+                source,
+                database_url=state.database_url,
+                actor=current_actor(),
+                policy=ACCEPT_PARTIAL if accept_partial else ALL_OR_NOTHING,
+                progress=progress,
+            )
+        except Exception as error:  # the store is unchanged; the batch is recorded as failed
+            err_console.print(f"[red]load failed, nothing was written: {error}[/red]")
+            raise typer.Exit(1) from error
+    _print_load(report, rejections_csv)
+    raise typer.Exit(report.exit_code)
+
+
+def _print_load(report: LoadReport, rejections_csv: Path | None) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"Load batch {report.batch_id}: {report.status}")
+    for column in ("file", "read", "added", "corrected", "unchanged", "rejected"):
+        table.add_column(column, justify="left" if column == "file" else "right")
+    for name, file in report.files.items():
+        table.add_row(
+            name,
+            f"{file.rows_read:,}",
+            f"{file.inserted:,}",
+            f"{file.updated:,}",
+            f"{file.unchanged:,}",
+            f"{file.rejected:,}",
+        )
+    if report.files:
+        console.print(table)
+    console.print(report.message)
+    for note in report.notes:
+        console.print(f"note: {note}")
+    if report.rejected_total:
+        shown = report.rejections.head(20)
+        listing = Table(title=f"Rejections ({report.rejected_total:,}; first {len(shown)})")
+        for column in ("file", "row", "field", "value", "reason"):
+            listing.add_column(column)
+        for row in shown.itertuples():
+            listing.add_row(
+                str(row.file),
+                "" if row.row is None else str(row.row),
+                str(row.field or ""),
+                str(row.value or ""),
+                str(row.reason),
+            )
+        console.print(listing)
+    if rejections_csv is not None:
+        report.rejections.to_csv(rejections_csv, index=False)
+        console.print(f"all stored rejections written to {rejections_csv}")
+
+
 def _default_workers(n_subjects: int) -> int:
     from pv_monitor.synthetic import CHUNK_SUBJECTS
 
@@ -334,11 +429,13 @@ def _print_cohort(tidy_folder: Path) -> None:
     worst = events.pivot_table(index="subject_id", columns="term", values="grade", aggfunc="max")
     worst = worst.reindex(subjects["subject_id"]).fillna(0)
     brand = {name: product.brand_name for product in APPROVED_PRODUCTS for name in product.names}
-    frame = pd.DataFrame({
-        "product": subjects["product"].map(brand).to_numpy(),
-        "crs": worst.get("Cytokine release syndrome", 0),
-        "icans": worst.get("Immune effector cell-associated neurotoxicity syndrome", 0),
-    })  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "product": subjects["product"].map(brand).to_numpy(),
+            "crs": worst.get("Cytokine release syndrome", 0),
+            "icans": worst.get("Immune effector cell-associated neurotoxicity syndrome", 0),
+        }
+    )
     table = Table(title="Synthetic cohort by product (reported ASTCT grades)")
     for column in ("product", "subjects", "CRS any", "CRS >= 3", "ICANS any", "ICANS >= 3"):
         table.add_column(column, justify="left" if column == "product" else "right")

@@ -57,11 +57,55 @@ CONVERSIONS: MappingProxyType[tuple[str, str], Conversion] = MappingProxyType(
         ("MRD", "%"): Conversion(0.01),
         ("M_PROTEIN", "mg/dL"): Conversion(1e-3),
         ("FLC_DIFF", "mg/L"): Conversion(0.1),
+        ("PLT", "cells/uL"): Conversion(1e-3),
+        ("ANC", "cells/uL"): Conversion(1e-3),
+        ("BCELL", "/uL"): _IDENTITY,
     }
 )
 """Non-canonical accepted units and their conversion to the canonical unit."""
 
 SEPARATE_QUANTITY_UNITS = frozenset({("BCELL", "%")})
+
+UNIT_SPELLINGS: MappingProxyType[str, str] = MappingProxyType(
+    {
+        "c": "C", "°c": "C", "degc": "C", "cel": "C", "celsius": "C",
+        "f": "F", "°f": "F", "degf": "F", "[degf]": "F", "fahrenheit": "F",
+        "mmhg": "mmHg", "mm[hg]": "mmHg",
+        "/min": "/min", "beats/min": "/min", "bpm": "/min", "{beats}/min": "/min", "min-1": "/min",
+        "breaths/min": "/min",
+        "%": "%", "percent": "%",
+        "l/min": "L/min", "lpm": "L/min",
+        "points": "points", "score": "points", "{score}": "points",
+        "mg/l": "mg/L", "mg/dl": "mg/dL", "ng/ml": "ng/mL", "ug/l": "ug/L", "mcg/l": "ug/L",
+        "u/l": "U/L", "iu/l": "U/L",
+        "umol/l": "umol/L", "micromol/l": "umol/L",
+        "10^9/l": "10^9/L", "x10^9/l": "10^9/L", "10*9/l": "10^9/L", "10e9/l": "10^9/L",
+        "gi/l": "10^9/L", "10^3/ul": "10^9/L", "10*3/ul": "10^9/L", "x10^3/ul": "10^9/L",
+        "k/ul": "10^9/L", "thou/ul": "10^9/L", "thou/mm3": "10^9/L",
+        "/ul": "/uL", "/mm3": "/uL", "cells/ul": "cells/uL",
+        "g/dl": "g/dL", "g/l": "g/L", "mmol/l": "mmol/L", "pg/ml": "pg/mL",
+        "copies/ug": "copies/ug", "copies/ugdna": "copies/ug",
+        "fraction": "fraction",
+    }
+)  # fmt: skip
+"""Unit spellings seen in real exports (lower case, no spaces, µ as u) -> the spelling above.
+
+SDTM pilot ``GI/L`` and ``THOU/uL`` are 10^9/L; FHIR UCUM ``Cel``, ``[degF]``, ``mm[Hg]``,
+``10*3/uL`` likewise (real_data.md §2)."""
+
+
+def unit_spelling(unit: str) -> str:
+    """The standard spelling of ``unit``, or ``unit`` stripped when it is not a known spelling.
+
+    Examples
+    --------
+    >>> unit_spelling(" THOU/uL "), unit_spelling("°F"), unit_spelling("µmol/L")
+    ('10^9/L', 'F', 'umol/L')
+    """
+    key = unit.strip().lower().replace(" ", "").replace("µ", "u").replace("μ", "u")
+    return UNIT_SPELLINGS.get(key, unit.strip())
+
+
 """Accepted units that are stored as given because they measure another quantity."""
 
 

@@ -106,7 +106,9 @@ SEIZURE_TYPES = ("none", "resolving", "nonconvulsive_resolving", "prolonged_or_r
 CEREBRAL_EDEMA_FINDINGS = ("none", "focal", "diffuse")
 ANTIGEN_STATUSES = ("positive", "dim", "negative", "lineage_switch")
 """Target-antigen phenotype of relapse blasts (clinical.md §6.2)."""
-RESPONSES = ("CR", "CRi", "PR", "SD", "PD", "relapse")
+RESPONSES = ("CR", "sCR", "CRi", "VGPR", "PR", "MR", "SD", "PD", "relapse", "NE")
+"""Disease response: ALL (CR, CRi), lymphoma (Lugano 2014 CMR/PMR/NMR/PMD load as CR/PR/SD/PD)
+and myeloma (IMWG sCR, CR, VGPR, PR, MR, SD, PD); NE = not evaluable."""
 BOOLEAN_VALUES = ("true", "false")
 
 
@@ -204,6 +206,19 @@ _CODES = (
     _num("FLC_DIFF", "involved minus uninvolved free light chain",
          _lb("FLCDIFF", "Free Light Chain Difference", _MYELOMA), ("mg/dL", "mg/L"), -1000, 10_000),
     _num("SBCMA", "soluble BCMA", _lb("SBCMA", "Soluble BCMA", _MYELOMA), ("ng/mL",), 0, 100_000),
+    _num("IFNG", "interferon gamma", _lb("IFNG", "Interferon Gamma", "CYTOKINES"), ("pg/mL",), 0, 1_000_000),
+    _num("IL10", "interleukin-10", _lb("IL10", "Interleukin 10", "CYTOKINES"), ("pg/mL",), 0, 1_000_000),
+    _num("IL12P70", "interleukin-12 p70", _lb("IL12P70", "Interleukin 12 p70", "CYTOKINES"), ("pg/mL",), 0, 1_000_000),
+    _num("IL13", "interleukin-13", _lb("IL13", "Interleukin 13", "CYTOKINES"), ("pg/mL",), 0, 1_000_000),
+    _num("IL1B", "interleukin-1 beta", _lb("IL1B", "Interleukin 1 Beta", "CYTOKINES"), ("pg/mL",), 0, 1_000_000),
+    _num("IL2", "interleukin-2", _lb("IL2", "Interleukin 2", "CYTOKINES"), ("pg/mL",), 0, 1_000_000),
+    _num("IL4", "interleukin-4", _lb("IL4", "Interleukin 4", "CYTOKINES"), ("pg/mL",), 0, 1_000_000),
+    _num("IL8", "interleukin-8", _lb("IL8", "Interleukin 8", "CYTOKINES"), ("pg/mL",), 0, 1_000_000),
+    _num("IL15", "interleukin-15", _lb("IL15", "Interleukin 15", "CYTOKINES"), ("pg/mL",), 0, 1_000_000),
+    _num("IL18", "interleukin-18", _lb("IL18", "Interleukin 18", "CYTOKINES"), ("pg/mL",), 0, 1_000_000),
+    _num("TNFA", "tumour necrosis factor alpha", _lb("TNFA", "Tumor Necrosis Factor Alpha", "CYTOKINES"), ("pg/mL",), 0, 1_000_000),
+    _num("GMCSF", "granulocyte-macrophage colony-stimulating factor", _lb("GMCSF", "GM-CSF", "CYTOKINES"), ("pg/mL",), 0, 1_000_000),
+    _num("MIP1A", "macrophage inflammatory protein 1 alpha", _lb("MIP1A", "MIP-1 Alpha", "CYTOKINES"), ("pg/mL",), 0, 1_000_000),
 )
 # fmt: on
 
@@ -211,6 +226,79 @@ OBSERVATION_CODES: MappingProxyType[str, ObservationCode] = MappingProxyType(
     {c.code: c for c in _CODES}
 )
 """Every observation code of tidy format v1, by code."""
+
+
+# Aliases: spellings found in real exports, mapped to the controlled value. Matching ignores case,
+# surrounding spaces, and treats spaces, hyphens and underscores alike.
+VALUE_ALIASES: MappingProxyType[str, MappingProxyType[str, str]] = MappingProxyType({
+    "O2_DEVICE": MappingProxyType({
+        "room_air": "none", "ra": "none", "no": "none", "nc": "nasal_cannula",
+        "low_flow_nasal_cannula": "nasal_cannula", "hfnc": "high_flow_nasal_cannula",
+        "high_flow": "high_flow_nasal_cannula", "simple_facemask": "facemask", "face_mask": "facemask",
+        "mask": "facemask", "nrb": "non_rebreather", "non_rebreather_mask": "non_rebreather",
+        "venturi_mask": "venturi", "niv": "bipap", "non_invasive_ventilation": "bipap",
+        "intubated": "mechanical_ventilation", "ventilator": "mechanical_ventilation",
+        "invasive_mechanical_ventilation": "mechanical_ventilation", "imv": "mechanical_ventilation",
+    }),
+    "LOC": MappingProxyType({"awake": "alert", "spontaneous": "awakens_spontaneously",
+                             "voice": "awakens_to_voice", "tactile": "awakens_to_tactile",
+                             "coma": "unarousable"}),
+    "SEIZURE": MappingProxyType({"no": "none", "n": "none", "false": "none"}),
+    "CEREBRAL_EDEMA": MappingProxyType({"no": "none", "n": "none", "absent": "none"}),
+    "RESPONSE": MappingProxyType({
+        "cmr": "CR", "pmr": "PR", "nmr": "SD", "pmd": "PD", "complete_response": "CR",
+        "complete_remission": "CR", "partial_response": "PR", "stable_disease": "SD",
+        "progressive_disease": "PD", "progression": "PD", "relapsed": "relapse",
+        "very_good_partial_response": "VGPR", "stringent_complete_response": "sCR",
+        "minimal_response": "MR", "not_evaluable": "NE",
+    }),
+    "ANTIGEN_STATUS": MappingProxyType({"pos": "positive", "neg": "negative", "low": "dim",
+                                        "lineage_switched": "lineage_switch"}),
+    "BOOLEAN": MappingProxyType({"y": "true", "yes": "true", "1": "true", "t": "true",
+                                 "n": "false", "no": "false", "0": "false", "f": "false"}),
+    "SEX": MappingProxyType({"f": "F", "female": "F", "m": "M", "male": "M", "u": "U",
+                             "unknown": "U", "undifferentiated": "U"}),
+    "DIAGNOSIS": MappingProxyType({
+        "dlbcl": "LBCL", "large_b_cell_lymphoma": "LBCL", "diffuse_large_b_cell_lymphoma": "LBCL",
+        "all": "B-ALL", "b_all": "B-ALL", "b_cell_all": "B-ALL",
+        "acute_lymphoblastic_leukemia": "B-ALL", "acute_lymphoblastic_leukaemia": "B-ALL",
+        "mcl": "MCL", "mantle_cell_lymphoma": "MCL", "fl": "FL", "follicular_lymphoma": "FL",
+        "mm": "MM", "multiple_myeloma": "MM", "myeloma": "MM", "lbcl": "LBCL",
+    }),
+    "GRADING_SCALE": MappingProxyType({
+        "astct": "astct_2019", "asbmt": "astct_2019", "astct_2019": "astct_2019",
+        "lee": "lee_2014", "lee_2014": "lee_2014", "penn": "penn", "upenn": "penn",
+        "mskcc": "mskcc", "cartox": "cartox", "ctcae_v4": "ctcae_v4_03",
+        "ctcae_4.03": "ctcae_v4_03", "ctcae_v4.03": "ctcae_v4_03", "ctcae_v5": "ctcae_v5_0",
+        "ctcae_5.0": "ctcae_v5_0", "ctcae_v5.0": "ctcae_v5_0", "hines": "hines_2023",
+    }),
+    "AE_OUTCOME": MappingProxyType({
+        "recovered/resolved": "recovered", "recovering/resolving": "recovering",
+        "not_recovered/not_resolved": "not_recovered",
+        "recovered/resolved_with_sequelae": "recovered_with_sequelae", "death": "fatal",
+        "resolved": "recovered", "ongoing": "not_recovered",
+    }),
+})  # fmt: skip
+"""Aliases per value domain: observation codes (O2_DEVICE, LOC, ...) and the other controlled
+columns (BOOLEAN, SEX, DIAGNOSIS, GRADING_SCALE, AE_OUTCOME)."""
+
+DRUG_ALIASES: MappingProxyType[str, str] = MappingProxyType({
+    "actemra": "tocilizumab", "roactemra": "tocilizumab", "decadron": "dexamethasone",
+    "solu_medrol": "methylprednisolone", "solumedrol": "methylprednisolone",
+    "kineret": "anakinra", "keppra": "levetiracetam", "tylenol": "acetaminophen",
+    "paracetamol": "acetaminophen", "noradrenaline": "norepinephrine",
+    "adrenaline": "epinephrine", "neo_synephrine": "phenylephrine", "sylvant": "siltuximab",
+})  # fmt: skip
+"""Brand and international names of the drugs pv-monitor classifies (DRUG_CLASSES)."""
+
+SDTM_TEST_ALIASES: MappingProxyType[tuple[str, str], str] = MappingProxyType({
+    ("VS", "PULSE"): "HR", ("VS", "TEMP"): "TEMP", ("LB", "NEUTAB"): "ANC", ("LB", "ANC"): "ANC",
+    ("LB", "PLT"): "PLT", ("LB", "HB"): "HGB", ("LB", "CRPHS"): "CRP", ("LB", "FERR"): "FERRITIN",
+    ("LB", "TRIGLY"): "TRIG", ("LB", "TG"): "TRIG", ("LB", "FIBRINOG"): "FIBRINOGEN",
+    ("LB", "B19"): "BCELL", ("LB", "CD19AB"): "BCELL", ("VS", "SPO2"): "SPO2",
+})  # fmt: skip
+"""SDTM test codes other sponsors use for the codes pv-monitor monitors (besides each code's own
+test code in ObservationCode.sdtm)."""
 
 
 class DrugClass(StrEnum):

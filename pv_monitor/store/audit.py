@@ -161,39 +161,68 @@ def record_change(
     AuditLog
         The entry, flushed (it has its id and digest).
     """
+    change = Change(action=action, table=table, key=key, old=old, new=new, reason=reason)
+    return record_changes(session, [change], actor=actor)[0]
+
+
+@dataclass(frozen=True)
+class Change:
+    """One change to record with :func:`record_changes`."""
+
+    action: str
+    table: str
+    key: str
+    old: Values | None = None
+    new: Values | None = None
+    reason: str | None = None
+
+
+def record_changes(session: Session, changes: list[Change], *, actor: str) -> list[AuditLog]:
+    """Append many entries at once (a corrected file can change thousands of rows).
+
+    The chain is read once and extended in memory, then the entries are flushed together, in
+    the caller's transaction. Each entry is what :func:`record_change` would have written.
+    """
     if not actor.strip():
         raise AuditError("an audit entry needs the actor who made the change")
-    if not action.strip() or not table.strip() or not key.strip():
-        raise AuditError("an audit entry needs an action, a table and a record key")
-    old_value = None if old is None else canonical_json(dict(old))
-    new_value = None if new is None else canonical_json(dict(new))
+    for change in changes:
+        if not change.action.strip() or not change.table.strip() or not change.key.strip():
+            raise AuditError("an audit entry needs an action, a table and a record key")
     previous = _last_digest(session)
     occurred_at = datetime.now(UTC)
-    entry = AuditLog(
-        occurred_at=occurred_at,
-        actor=actor,
-        action=action,
-        table_name=table,
-        record_key=key,
-        old_value=old_value,
-        new_value=new_value,
-        reason=reason,
-        previous_sha256=previous,
-        row_sha256=entry_digest(
+    entries = []
+    for change in changes:
+        old_value = None if change.old is None else canonical_json(dict(change.old))
+        new_value = None if change.new is None else canonical_json(dict(change.new))
+        digest = entry_digest(
             previous,
             occurred_at=occurred_at,
             actor=actor,
-            action=action,
-            table_name=table,
-            record_key=key,
+            action=change.action,
+            table_name=change.table,
+            record_key=change.key,
             old_value=old_value,
             new_value=new_value,
-            reason=reason,
-        ),
-    )
-    session.add(entry)
+            reason=change.reason,
+        )
+        entries.append(
+            AuditLog(
+                occurred_at=occurred_at,
+                actor=actor,
+                action=change.action,
+                table_name=change.table,
+                record_key=change.key,
+                old_value=old_value,
+                new_value=new_value,
+                reason=change.reason,
+                previous_sha256=previous,
+                row_sha256=digest,
+            )
+        )
+        previous = digest
+    session.add_all(entries)
     session.flush()
-    return entry
+    return entries
 
 
 def record_key(obj: Base) -> str:

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from pv_monitor.cli import app
 from pv_monitor.config import sqlite_url
 from pv_monitor.store.engine import create_store_engine
+from pv_monitor.store.migrate import head_revision
 
 runner = CliRunner()
 
@@ -20,7 +21,7 @@ def test_db_upgrade_creates_the_store_and_seeds_products(tmp_path: Path) -> None
     url = sqlite_url(tmp_path / "pv.db")
     result = runner.invoke(app, ["--database-url", url, "db", "upgrade"])
     assert result.exit_code == 0, result.output
-    assert "empty -> 0001" in result.output and "7 added" in result.output
+    assert f"empty -> {head_revision()}" in result.output and "7 added" in result.output
     again = runner.invoke(app, ["--database-url", url, "db", "upgrade"])
     assert "0 added, 0 corrected" in again.output
     assert runner.invoke(app, ["--database-url", url, "db", "current"]).exit_code == 0
@@ -89,10 +90,8 @@ def test_demo_leaves_exports_and_a_migrated_store(
     assert (demo / "export" / "sdtm" / "dm.csv").exists()
     engine = create_store_engine(sqlite_url(demo / "pv_monitor_demo.db"))
     with engine.connect() as connection:
-        assert (
-            connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
-            == "0001"
-        )
+        version = connection.execute(text("SELECT version_num FROM alembic_version"))
+        assert version.scalar_one() == head_revision()
         assert connection.execute(text("SELECT count(*) FROM product")).scalar_one() == 7
     engine.dispose()
     assert runner.invoke(app, ["demo", "--subjects", "20"]).exit_code == 0  # reruns from scratch

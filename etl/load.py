@@ -1,0 +1,416 @@
+"""Load one export as one batch: validate, normalise, write, record — all of it or none of it.
+
+:func:`load_source` runs a reader (tidy, SDTM or mapped site export) through the contracts and
+the normalisation into the store, in one database transaction:
+
+* policy ``all_or_nothing`` (default): if any row is rejected, nothing of the batch is written;
+  the batch is recorded as ``rejected`` with its rejections (file, row, field, value, reason);
+* policy ``accept_partial``: the good rows are written, the batch is ``partial``;
+* loading files that were loaded before (same SHA-256 and format) writes nothing and records an
+  ``unchanged`` batch; a corrected file updates changed rows, each change audited;
+* an interruption or a database error rolls the transaction back: the store is exactly as it
+  was, and the batch is recorded as ``failed`` with the error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from etl import rejections
+from etl.contracts import Kind, validate
+from etl.prepare import PREPARERS, Prepared, prepare_subjects, subject_context
+from etl.sources import Chunk, Source
+from pv_monitor.store.engine import create_store_engine, session_factory
+from pv_monitor.store.loading import (
+    BatchWriter,
+    WriteOutcome,
+    begin_batch,
+    finish_batch,
+    previous_identical_batch,
+    write_rejections,
+)
+
+ALL_OR_NOTHING = "all_or_nothing"
+ACCEPT_PARTIAL = "accept_partial"
+MAX_STORED_REJECTIONS = 100_000
+"""Rejections stored per batch; the summary still counts every one."""
+
+Progress = Callable[[str, int], None]
+"""Called with a file name and the rows of it processed so far."""
+
+
+@dataclass
+class FileReport:
+    """What happened to the rows of one file."""
+
+    rows_read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+
+
+@dataclass
+class LoadReport:
+    """The outcome of a load, as the command line prints it."""
+
+    batch_id: int | None
+    status: str
+    files: dict[str, FileReport]
+    rejections: pd.DataFrame
+    rejected_total: int
+    notes: list[str] = field(default_factory=list)
+    message: str = ""
+
+    @property
+    def exit_code(self) -> int:
+        """0 when nothing was rejected, 1 otherwise (architecture.md: exit codes)."""
+        return 1 if self.rejected_total or self.status in ("rejected", "failed") else 0
+
+
+class _RejectedBatch(Exception):
+    """Raised inside the transaction to roll back an all-or-nothing batch with rejections."""
+
+
+def source_digest(source: Source) -> str:
+    """SHA-256 of the sorted (name, digest) pairs of the source's files."""
+    digest = hashlib.sha256(source.format.encode())
+    for file in sorted(source.files, key=lambda f: f.name):
+        digest.update(f"{file.name}\x1f{file.sha256}\n".encode())
+    return digest.hexdigest()
+
+
+class _Run:
+    """State of one load while its transaction is open."""
+
+    def __init__(self, writer: BatchWriter, *, policy: str, progress: Progress | None) -> None:
+        self.writer = writer
+        self.policy = policy
+        self.progress = progress
+        self.files: dict[str, FileReport] = {}
+        self.rejected: list[pd.DataFrame] = []
+        self.rejected_count = 0
+        self.subject_rows: list[pd.DataFrame] = []
+        self.subjects_written = False
+        self.context = pd.DataFrame(columns=["subject_id", "infusion_date", "death_date"])
+        self.rejected_subjects: dict[str, int] = {}
+
+    @property
+    def writing(self) -> bool:
+        """All-or-nothing stops writing at the first rejection (and keeps validating)."""
+        return self.policy == ACCEPT_PARTIAL or self.rejected_count == 0
+
+    def reject(self, frame: pd.DataFrame) -> None:
+        if not len(frame):
+            return
+        self.rejected_count += len(frame)
+        stored = sum(len(f) for f in self.rejected)
+        if stored < MAX_STORED_REJECTIONS:
+            self.rejected.append(frame.head(MAX_STORED_REJECTIONS - stored))
+        for name, rows in frame.groupby("file")["row"]:
+            self.report(str(name)).rejected += int(
+                rows.dropna().nunique() or (rows.isna().sum() > 0)
+            )
+
+    def report(self, file: str) -> FileReport:
+        return self.files.setdefault(file, FileReport())
+
+    # ---- chunks ---------------------------------------------------------------------------
+
+    def take(self, chunk: Chunk) -> None:
+        report = self.report(chunk.file)
+        report.rows_read += len(chunk.frame)
+        passed, failed = validate(chunk.frame, chunk.kind, chunk.file)
+        self.reject(failed)
+        rows = chunk.frame[passed]
+        if chunk.kind == Kind.SUBJECTS:
+            prepared = prepare_subjects(rows, chunk.file)
+            self.reject(prepared.rejected)
+            self._remember_rejected_subjects(chunk.frame, prepared.rejected, failed)
+            self.subject_rows.append(prepared.tables["subject"])
+        else:
+            self.write_subjects()
+            context = self._context_for(rows)
+            prepared = PREPARERS[chunk.kind](rows, chunk.file, context)
+            self.reject(self._explain_rejected_subjects(prepared.rejected))
+            self._write_children(chunk.file, prepared, report)
+        if self.progress is not None:
+            self.progress(chunk.file, report.rows_read)
+
+    def _remember_rejected_subjects(
+        self, frame: pd.DataFrame, prepared: pd.DataFrame, failed: pd.DataFrame
+    ) -> None:
+        rows = pd.concat([prepared["row"], failed["row"]]).dropna().astype(int)
+        if len(rows):
+            bad = frame[frame["_row"].isin(rows)]
+            self.rejected_subjects.update(dict(zip(bad["subject_id"], bad["_row"], strict=True)))
+
+    def _explain_rejected_subjects(self, found: pd.DataFrame) -> pd.DataFrame:
+        if not self.rejected_subjects or not len(found):
+            return found
+        unknown = (found["rule"] == "unknown_subject") & found["value"].isin(self.rejected_subjects)
+        found.loc[unknown, "reason"] = (
+            "subject "
+            + found.loc[unknown, "value"]
+            + " was rejected in subjects.csv (row "
+            + found.loc[unknown, "value"].map(self.rejected_subjects).astype(str)
+            + ")"
+        )
+        return found
+
+    def _context_for(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """Subjects the rows refer to: this batch's, then the store's (unique keys only)."""
+        keys = pd.Index(rows["subject_id"].unique()).difference(self.context.index)
+        if len(keys):
+            found = self.writer.subjects_by_key(keys)
+            found = found.drop_duplicates("subject_key", keep=False)  # a key in two studies
+            found["infusion_date"] = pd.to_datetime(found["infusion_date"])
+            found["death_date"] = pd.to_datetime(found["death_date"])
+            self.context = pd.concat([self.context, found.set_index("subject_key")])
+        return self.context
+
+    # ---- writing ----------------------------------------------------------------------------
+
+    def write_subjects(self) -> None:
+        """Write the subjects (and their infusion, death, follow-up) once, before child rows."""
+        if self.subjects_written:
+            return
+        self.subjects_written = True
+        if not self.subject_rows:
+            return
+        subjects = pd.concat(self.subject_rows, ignore_index=True)
+        context = subject_context(subjects)
+        context["subject_id"] = pd.NA
+        if self.writing:
+            ids = self._write_subject_tables(subjects)
+            context["subject_id"] = subjects["subject_key"].map(ids).to_numpy()
+        self.context = context
+
+    def _write_subject_tables(self, subjects: pd.DataFrame) -> dict[str, int]:
+        writer = self.writer
+        subjects = subjects.assign(
+            study_id=[writer.study_id(k) for k in subjects["study_key"]],
+        )
+        subjects["site_id"] = [
+            writer.site_id(s, k)
+            for s, k in zip(subjects["study_id"], subjects["site_key"], strict=True)
+        ]
+        outcome = writer.write(
+            "subject",
+            subjects[
+                [
+                    "study_id",
+                    "site_id",
+                    "subject_key",
+                    "sex",
+                    "age_years",
+                    "diagnosis",
+                    "weight_kg",
+                    "source_key",
+                    "source_row",
+                ]
+            ],
+        )
+        self._count(subjects, outcome, "subjects")
+        ids: dict[str, int] = {}
+        for study_id in subjects["study_id"].unique():
+            keys = subjects.loc[subjects["study_id"] == study_id, "subject_key"]
+            ids.update(writer.subject_ids(int(study_id), keys))
+        subjects["subject_id"] = subjects["subject_key"].map(ids)
+        subjects["product_id"] = [writer.product_id(p) for p in subjects["product_name"]]
+        writer.write(
+            "infusion",
+            subjects.assign(infusion_number=1, source_key="infusion|1")[
+                [
+                    "subject_id",
+                    "infusion_number",
+                    "product_id",
+                    "infusion_date",
+                    "dose_cells",
+                    "lymphodepletion",
+                    "day_zero_anchored",
+                    "source_key",
+                    "source_row",
+                ]
+            ],
+        )
+        died = subjects[subjects["death_date"].notna() | subjects["death_cause"].notna()]
+        writer.write(
+            "death",
+            died.assign(source_key="death", cause=died["death_cause"])[
+                [
+                    "subject_id",
+                    "death_date",
+                    "death_date_source_value",
+                    "death_date_imputation",
+                    "cause",
+                    "source_key",
+                    "source_row",
+                ]
+            ],
+        )
+        seen = subjects[subjects["last_contact_date"].notna()]
+        writer.write(
+            "follow_up",
+            seen.assign(source_key="follow_up")[
+                ["subject_id", "last_contact_date", "source_key", "source_row"]
+            ],
+        )
+        return ids
+
+    def _write_children(self, file: str, prepared: Prepared, report: FileReport) -> None:
+        if not self.writing:
+            return
+        for table, frame in prepared.tables.items():
+            if not len(frame):
+                continue
+            ready = frame.assign(subject_id=frame["subject_key"].map(self.context["subject_id"]))
+            outcome = self.writer.write(table, ready.drop(columns=["subject_key"]))
+            self._count_outcome(report, outcome)
+            if outcome.duplicate_rows:
+                self.reject(
+                    rejections.rejections(
+                        file,
+                        rows=pd.Series(outcome.duplicate_rows),
+                        field=None,
+                        values=None,
+                        rule="duplicate",
+                        reason="duplicate of a row loaded earlier in this batch",
+                    )
+                )
+
+    def _count(self, frame: pd.DataFrame, outcome: WriteOutcome, kind: str) -> None:
+        del frame, kind
+        for name in self.files:
+            if name.startswith("subjects") or name.lower().startswith("dm"):
+                self._count_outcome(self.files[name], outcome)
+                return
+
+    @staticmethod
+    def _count_outcome(report: FileReport, outcome: WriteOutcome) -> None:
+        report.inserted += outcome.inserted
+        report.updated += outcome.updated
+        report.unchanged += outcome.unchanged
+
+
+def load_source(
+    source: Source,
+    *,
+    database_url: str,
+    actor: str,
+    policy: str = ALL_OR_NOTHING,
+    progress: Progress | None = None,
+) -> LoadReport:
+    """Load ``source`` into the store at ``database_url`` as one batch (see module docstring)."""
+    if policy not in (ALL_OR_NOTHING, ACCEPT_PARTIAL):
+        raise ValueError(f"policy must be {ALL_OR_NOTHING} or {ACCEPT_PARTIAL}")
+    digest = source_digest(source)
+    manifest: dict[str, Any] = {
+        "source_path": source.display_path,
+        "source_sha256": digest,
+        "source_format": source.format,
+        "files": [f.manifest() for f in source.files],
+        "loaded_by": actor,
+        "policy": policy,
+    }
+    engine = create_store_engine(database_url)
+    make_session = session_factory(engine)
+    try:
+        with make_session() as session:
+            with session.begin():
+                previous = previous_identical_batch(session, digest, source.format)
+                previous_id = previous.load_batch_id if previous is not None else None
+            if previous_id is not None:
+                return _unchanged(session, manifest, previous_id, actor)
+            try:
+                with session.begin():
+                    batch = begin_batch(session, **manifest)
+                    writer = BatchWriter(session, batch, actor=actor)
+                    run = _Run(writer, policy=policy, progress=progress)
+                    for chunk in source.chunks():
+                        run.take(chunk)
+                    run.write_subjects()
+                    for problem in source.log.problems:
+                        run.reject(problem)
+                    if run.rejected_count and policy == ALL_OR_NOTHING:
+                        raise _RejectedBatch
+                    writer.close()
+                    status = "partial" if run.rejected_count else "committed"
+                    _finish(session, batch, run, status, actor, source.log.notes)
+                    return _report(batch.load_batch_id, status, run, source.log.notes)
+            except _RejectedBatch:
+                with session.begin():
+                    batch = begin_batch(session, **manifest, status="rejected")
+                    _finish(session, batch, run, "rejected", actor, source.log.notes)
+                return _report(batch.load_batch_id, "rejected", run, source.log.notes)
+            except Exception as error:
+                with session.begin():
+                    batch = begin_batch(session, **manifest, status="failed")
+                    batch.message = f"{type(error).__name__}: {error}"[:2000]
+                raise
+    finally:
+        engine.dispose()
+
+
+def _finish(session: Any, batch: Any, run: _Run, status: str, actor: str, notes: list[str]) -> None:
+    found = rejections.combine(run.rejected)
+    write_rejections(session, batch, found)
+    loaded = sum(r.inserted + r.updated + r.unchanged for r in run.files.values())
+    message = _message(status, run)
+    finish_batch(
+        session,
+        batch,
+        status=status,
+        rows_read=sum(r.rows_read for r in run.files.values()),
+        rows_loaded=loaded if status != "rejected" else 0,
+        rows_rejected=run.rejected_count,
+        message=message,
+        actor=actor,
+        summary={"notes": notes, "files": {n: vars(r) for n, r in run.files.items()}},
+    )
+
+
+def _message(status: str, run: _Run) -> str:
+    if status == "rejected":
+        return (
+            f"{run.rejected_count} row(s) rejected; nothing was loaded (all-or-nothing). "
+            "Fix the rows, or load with --accept-partial to write the good rows."
+        )
+    inserted = sum(r.inserted for r in run.files.values())
+    updated = sum(r.updated for r in run.files.values())
+    unchanged = sum(r.unchanged for r in run.files.values())
+    text = f"{inserted} row(s) added, {updated} corrected, {unchanged} unchanged"
+    if run.rejected_count:
+        text += f"; {run.rejected_count} rejected and not loaded"
+    return text
+
+
+def _report(batch_id: int, status: str, run: _Run, notes: list[str]) -> LoadReport:
+    found = rejections.combine(run.rejected)
+    return LoadReport(
+        batch_id, status, run.files, found, run.rejected_count, notes, _message(status, run)
+    )
+
+
+def _unchanged(session: Any, manifest: dict[str, Any], previous: int, actor: str) -> LoadReport:
+    with session.begin():
+        batch = begin_batch(session, **manifest, status="unchanged")
+        message = f"identical to load batch {previous}: nothing changed"
+        finish_batch(
+            session,
+            batch,
+            status="unchanged",
+            rows_read=0,
+            rows_loaded=0,
+            rows_rejected=0,
+            message=message,
+            actor=actor,
+            summary={"identical_to": previous},
+        )
+        batch_id = batch.load_batch_id
+    return LoadReport(batch_id, "unchanged", {}, rejections.empty(), 0, [], message)

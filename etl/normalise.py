@@ -1,0 +1,314 @@
+"""Normalisation: dates, numbers, units and controlled values, vectorised over a column.
+
+Each function takes a column of text as read from a file and returns the normalised values with
+a mask of the values it could not accept; the caller turns the mask into rejections.
+
+Dates
+    ISO 8601, complete or partial: ``2014``, ``2014-03``, ``2014-03-05``, ``2014-03-05T14:30``,
+    ``2014-03-05T14:30:15`` (a space may replace ``T``; seconds fractions are dropped). The basic
+    form without hyphens (``20140305``, ``201403``) is accepted for FAERS. A partial date is kept
+    as given and imputed by a documented rule (:func:`impute`), with the imputed parts flagged.
+
+Examples
+--------
+>>> import pandas as pd
+>>> dates = parse_dates(pd.Series(["2014-03-05T14:30", "2014-03", "March 5", ""]))
+>>> dates["precision"].tolist()
+['minute', 'month', None, None]
+>>> str(dates["datetime"].iloc[0])
+'2014-03-05 14:30:00'
+>>> dates["invalid"].tolist()
+[False, False, True, False]
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+from pv_monitor.units import CONVERSIONS, unit_spelling
+from pv_monitor.vocabulary import OBSERVATION_CODES
+
+_DATE = re.compile(
+    r"^(?P<year>\d{4})(?:-?(?P<month>\d{2})(?:-?(?P<day>\d{2})"
+    r"(?:[T ](?P<hour>\d{2}):?(?P<minute>\d{2})(?::?(?P<second>\d{2})(?:\.\d+)?)?)?)?)?"
+    r"(?:Z|[+-]\d{2}:?\d{2})?$"
+)
+
+
+_FAST_FORMATS = (
+    (16, "%Y-%m-%dT%H:%M", "minute"),
+    (16, "%Y-%m-%d %H:%M", "minute"),
+    (10, "%Y-%m-%d", "day"),
+    (19, "%Y-%m-%dT%H:%M:%S", "second"),
+    (19, "%Y-%m-%d %H:%M:%S", "second"),
+)
+"""Complete formats parsed in C (nearly every value of a real export is one of these)."""
+
+
+def parse_dates(text: pd.Series) -> pd.DataFrame:
+    """Parse ISO 8601 dates and date-times, complete or partial.
+
+    Returns
+    -------
+    DataFrame
+        Same index as ``text``: ``datetime`` (complete dates and date-times; NaT for partial,
+        empty or invalid values), ``year`` and ``month`` (float, for partial dates),
+        ``precision`` (year, month, day, minute, second or None), ``empty`` and ``invalid``
+        (not an ISO 8601 date, or not a calendar date such as 2014-02-30).
+    """
+    stripped = text.fillna("").astype(str).str.strip()
+    lengths = stripped.str.len()
+    value = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
+    precision = pd.Series(None, index=text.index, dtype=object)
+    year = pd.Series(np.nan, index=text.index)
+    month = pd.Series(np.nan, index=text.index)
+    done = stripped == ""
+    for length, pattern, level in _FAST_FORMATS:
+        candidates = (lengths == length) & ~done
+        if not candidates.any():
+            continue
+        parsed = pd.to_datetime(stripped[candidates], format=pattern, errors="coerce")
+        good = parsed.notna()
+        rows = parsed.index[good]
+        value.loc[rows] = parsed[good]
+        precision.loc[rows] = level
+        done.loc[rows] = True
+    rest = ~done
+    if rest.any():
+        slow = _parse_dates_slowly(stripped[rest])
+        value.loc[slow.index] = slow["datetime"]
+        precision.loc[slow.index] = slow["precision"]
+        year.loc[slow.index] = slow["year"]
+        month.loc[slow.index] = slow["month"]
+    empty = stripped == ""
+    return pd.DataFrame(
+        {
+            "datetime": value,
+            "year": year,
+            "month": month,
+            "precision": precision.astype(object).where(precision.notna(), None),
+            "empty": empty,
+            "invalid": ~empty & precision.isna(),
+        }
+    )
+
+
+def _parse_dates_slowly(text: pd.Series) -> pd.DataFrame:
+    """The regular-expression path: partial dates, basic format, fractions, offsets."""
+    parts = text.str.extract(_DATE)
+    numbers = parts.apply(pd.to_numeric, errors="coerce")
+    precision = pd.Series(
+        np.select(
+            [
+                parts["second"].notna(),
+                parts["minute"].notna(),
+                parts["day"].notna(),
+                parts["month"].notna(),
+                parts["year"].notna(),
+            ],
+            ["second", "minute", "day", "month", "year"],
+            default="",
+        ),
+        index=text.index,
+    ).replace("", None)
+    month_ok = numbers["month"].isna() | numbers["month"].between(1, 12)
+    time_ok = (
+        (numbers["hour"].isna() | numbers["hour"].between(0, 23))
+        & (numbers["minute"].isna() | numbers["minute"].between(0, 59))
+        & (numbers["second"].isna() | numbers["second"].between(0, 59))
+    )
+    complete = numbers["day"].notna()
+    stamp = pd.to_datetime(
+        pd.DataFrame(
+            {
+                "year": numbers["year"].where(complete),
+                "month": numbers["month"].where(complete),
+                "day": numbers["day"].where(complete),
+                "hour": numbers["hour"].fillna(0),
+                "minute": numbers["minute"].fillna(0),
+                "second": numbers["second"].fillna(0),
+            }
+        ),
+        errors="coerce",
+    )
+    valid = parts["year"].notna() & month_ok & time_ok & (~complete | stamp.notna())
+    return pd.DataFrame(
+        {
+            "datetime": stamp.where(valid & complete),
+            "year": numbers["year"].where(valid & ~complete),
+            "month": numbers["month"].where(valid & ~complete),
+            "precision": precision.where(valid, None),
+        }
+    )
+
+
+def impute(dates: pd.DataFrame, rule: str) -> tuple[pd.Series, pd.Series]:
+    """Impute the missing parts of partial dates.
+
+    ``rule="first"`` (start and onset dates) fills a missing month with January and a missing day
+    with the 1st; ``rule="last"`` (end and resolution dates) with December and the last day of
+    the month. Times are never imputed: a date without a time is midnight (and the caller records
+    that no time was given).
+
+    Returns the datetimes (NaT where empty or invalid) and the imputation flag: None when the
+    date was complete, ``"day"`` when the day was imputed, ``"month"`` when month and day were.
+    """
+    if rule not in ("first", "last"):
+        raise ValueError("rule must be 'first' or 'last'")
+    value = dates["datetime"].copy()
+    partial = dates["precision"].isin(["year", "month"])
+    if partial.any():
+        year = dates.loc[partial, "year"]
+        month = dates.loc[partial, "month"].fillna(1.0 if rule == "first" else 12.0)
+        first = pd.to_datetime(pd.DataFrame({"year": year, "month": month, "day": 1.0}))
+        value.loc[partial] = first if rule == "first" else first + pd.offsets.MonthEnd(0)
+    flag = pd.Series(
+        np.select(
+            [dates["precision"] == "month", dates["precision"] == "year"], ["day", "month"], ""
+        ),
+        index=dates.index,
+    )
+    return value, flag.astype(object).where(flag != "", None)
+
+
+_NUMBER = re.compile(
+    r"^\s*(?P<operator><=|>=|<|>)?\s*(?P<number>[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?)\s*$"
+)
+
+
+def parse_numbers(text: pd.Series) -> pd.DataFrame:
+    """Parse numbers, keeping the operator of censored results (``<0.2`` -> ``<``, 0.2).
+
+    Returns ``value`` (float), ``operator`` (``<``, ``>``, ``<=``, ``>=`` or None), ``empty`` and
+    ``invalid`` (text that is not a number, e.g. ``1,5`` or ``abc``: decimal commas are not
+    guessed).
+    """
+    stripped = text.fillna("").astype(str).str.strip()
+    value = pd.to_numeric(stripped, errors="coerce")  # plain numbers, in C
+    operator = pd.Series(None, index=text.index, dtype=object)
+    empty = stripped == ""
+    rest = value.isna() & ~empty
+    if rest.any():  # censored results such as <0.2 need the regular expression
+        parts = stripped[rest].str.extract(_NUMBER)
+        value.loc[rest] = pd.to_numeric(parts["number"], errors="coerce")
+        operator.loc[rest] = parts["operator"].astype(object).where(parts["operator"].notna(), None)
+    return pd.DataFrame(
+        {
+            "value": value.astype(float),
+            "operator": operator,
+            "empty": empty,
+            "invalid": ~empty & value.isna(),
+        }
+    )
+
+
+def _key(text: pd.Series) -> pd.Series:
+    return (
+        text.fillna("").astype(str).str.strip().str.lower().str.replace(r"[\s\-]+", "_", regex=True)
+    )
+
+
+def controlled(
+    text: pd.Series, allowed: tuple[str, ...], aliases: dict[str, str] | None = None
+) -> pd.DataFrame:
+    """Map text to a controlled vocabulary (case, spaces and hyphens ignored; aliases applied).
+
+    Returns ``value`` (the controlled value or None), ``empty`` and ``invalid``.
+
+    Examples
+    --------
+    >>> controlled(pd.Series(["High flow nasal cannula", "HFNC", "tent"]),
+    ...            ("none", "high_flow_nasal_cannula"),
+    ...            {"hfnc": "high_flow_nasal_cannula"})["value"].tolist()
+    ['high_flow_nasal_cannula', 'high_flow_nasal_cannula', None]
+    """
+    lookup = {_key(pd.Series([item])).iloc[0]: item for item in allowed}
+    for alias, item in (aliases or {}).items():
+        lookup.setdefault(_key(pd.Series([alias])).iloc[0], item)
+    codes, distinct = pd.factorize(text.fillna("").astype(str), use_na_sentinel=False)
+    keys = _key(pd.Series(distinct, dtype=object))
+    mapped = keys.map(lookup)
+    found = mapped.notna().to_numpy()[codes]
+    value = mapped.to_numpy(dtype=object)[codes]
+    value[~found] = None
+    empty = (keys == "").to_numpy()[codes]
+    return pd.DataFrame(
+        {
+            "value": pd.Series(value, index=text.index, dtype="object"),
+            "empty": empty,
+            "invalid": ~empty & ~found,
+        },
+        index=text.index,
+    )
+
+
+def to_canonical_units(code: pd.Series, value: pd.Series, unit: pd.Series) -> pd.DataFrame:
+    """Convert numeric observations to their code's canonical unit (pv_monitor.units table).
+
+    Returns ``value`` (canonical), ``unit`` (stored unit), ``unit_source`` (the unit as given)
+    and ``invalid_unit`` (a unit not accepted for the code: rejected, never guessed). An empty
+    unit is accepted only for scores (unit ``points``).
+    """
+    codes, distinct = pd.factorize(unit.fillna("").astype(str), use_na_sentinel=False)
+    spelled = pd.Series(
+        np.array([unit_spelling(u) for u in distinct], dtype=object)[codes], index=unit.index
+    )
+    out_value = pd.Series(np.nan, index=code.index)
+    out_unit = pd.Series(None, index=code.index, dtype=object)
+    invalid = pd.Series(False, index=code.index)
+    groups: dict[tuple[str, str], pd.Index] = spelled.groupby([code, spelled]).groups  # type: ignore[assignment]
+    for (code_name, unit_name), rows in groups.items():
+        spec = OBSERVATION_CODES[code_name]
+        canonical = spec.canonical_unit or ""
+        given = unit_name or ("points" if canonical == "points" else "")
+        if given == canonical:
+            out_value.loc[rows] = value.loc[rows]
+            out_unit.loc[rows] = canonical
+        elif (code_name, given) in CONVERSIONS:
+            scale, offset = CONVERSIONS[(code_name, given)]
+            separate = given == "%" and code_name == "BCELL"
+            out_value.loc[rows] = value.loc[rows] * scale + offset
+            out_unit.loc[rows] = given if separate else canonical
+        else:
+            invalid.loc[rows] = True
+    return pd.DataFrame(
+        {
+            "value": out_value,
+            "unit": out_unit,
+            "unit_source": unit.fillna("").astype(str).str.strip(),
+            "invalid_unit": invalid,
+        }
+    )
+
+
+_FORMULA = re.compile(r"^\s*(?:[=+@]|-(?![\d.]))")
+_SQL = re.compile(
+    r"(?:;\s*(?:drop|delete|insert|update|alter|create|truncate|exec)\b)"
+    r"|(?:\bunion\s+(?:all\s+)?select\b)|(?:'\s*or\s+'?\d+'?\s*=\s*'?\d+)|(?:--\s*$)|(?:/\*.*\*/)",
+    re.IGNORECASE,
+)
+
+
+def suspicious_text(text: pd.Series) -> pd.DataFrame:
+    """Flag text that looks like a spreadsheet formula or an SQL statement, not data.
+
+    A cell starting with ``=``, ``+``, ``@`` or a ``-`` that does not start a number would run as
+    a formula when a reviewer opens an export in a spreadsheet (CSV injection); text with SQL
+    statement fragments has no place in clinical fields. Returns ``formula`` and ``sql`` masks.
+
+    Examples
+    --------
+    >>> cells = pd.Series(["=HYPERLINK(1)", "-3", "x'; DROP TABLE subject; --"])
+    >>> suspicious_text(cells).any(axis=1).tolist()
+    [True, False, True]
+    """
+    values = text.fillna("").astype(str)
+    return pd.DataFrame(
+        {
+            "formula": values.str.contains(_FORMULA),
+            "sql": values.str.contains(_SQL),
+        }
+    )

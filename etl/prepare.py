@@ -1,0 +1,658 @@
+"""Interpret validated tidy rows: dates, numbers, units, vocabularies, ranges, identities, flags.
+
+Pure functions: a chunk of text rows (tidy format v1 columns, ``_row`` and the optional internal
+columns below) and the subjects it may refer to go in; store-ready frames and rejections come
+out. Nothing here reads or writes the store.
+
+Internal columns a reader may add (never part of the tidy contract):
+
+``_key``
+    The row's identity in its source (e.g. ``LB|12``). Without it the identity is ``source_id``
+    when given, else the row's natural key (code and time, drug and start, term, onset and scale).
+``_started_unknown``
+    Medications only: the source says the drug was given but not when (start left empty).
+``_specimen``, ``_mrd_method``, ``_decoded_term``, ``_verbatim``
+    Specimen of a measurement, MRD method, dictionary-coded AE term, free-text AE description.
+``_day_zero_anchored``
+    Subjects only: the source gives days after infusion, not calendar dates.
+
+Imputation of partial dates (kept as given in ``*_source_value`` and flagged):
+
+* onset and start dates take the first day of the period, but not a day before the infusion when
+  the infusion falls inside the period (an AE reported as ``2024-03`` with infusion on 15 March
+  starts on 15 March);
+* resolution and end dates take the last day of the period, but not after death;
+* death dates take the first day of the period, but not before the infusion.
+
+Flags (the row is loaded and ``date_flag`` says why it is suspect): ``after_death`` for anything
+dated after the day of death; ``before_day_0`` for adverse events and relapses dated before the
+infusion.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from etl import rejections
+from etl.contracts import Kind
+from etl.normalise import controlled, impute, parse_dates, parse_numbers, to_canonical_units
+from etl.sources.files import ROW
+from pv_monitor.vocabulary import (
+    AE_OUTCOMES,
+    DIAGNOSES,
+    DRUG_ALIASES,
+    DRUG_CLASSES,
+    OBSERVATION_CODES,
+    VALUE_ALIASES,
+    GradingScale,
+)
+
+DISEASE_CODES = ("MRD", "RESPONSE", "ANTIGEN_STATUS")
+SYNDROME_TERMS = {
+    "cytokine release syndrome": "crs",
+    "crs": "crs",
+    "immune effector cell-associated neurotoxicity syndrome": "icans",
+    "immune effector cell associated neurotoxicity syndrome": "icans",
+    "icans": "icans",
+    "immune effector cell-associated hlh-like syndrome": "iec_hs",
+    "iec-hs": "iec_hs",
+    "hlh-like syndrome (carhlh)": "iec_hs",
+    "carhlh": "iec_hs",
+    "haemophagocytic lymphohistiocytosis": "iec_hs",
+    "hemophagocytic lymphohistiocytosis": "iec_hs",
+}
+"""Reported terms filed under a monitored syndrome (case-insensitive, exact)."""
+
+
+@dataclass
+class Prepared:
+    """Store-ready frames of one chunk, by store table, and what was rejected."""
+
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    rejected: pd.DataFrame = field(default_factory=rejections.empty)
+
+
+class _Rejector:
+    """Collects rejections of one chunk and the rows still standing."""
+
+    def __init__(self, frame: pd.DataFrame, file: str) -> None:
+        self.frame = frame
+        self.file = file
+        self.alive = pd.Series(True, index=frame.index)
+        self.found: list[pd.DataFrame] = []
+
+    def reject(
+        self,
+        mask: pd.Series,
+        field: str | None,
+        rule: str,
+        reason: str | pd.Series,
+        values: pd.Series | None = None,
+    ) -> None:
+        mask = mask & self.alive
+        if not mask.any():
+            return
+        picked = (
+            values[mask]
+            if values is not None
+            else (self.frame.loc[mask, field] if field in self.frame else None)
+        )
+        self.found.append(
+            rejections.rejections(
+                self.file,
+                rows=self.frame.loc[mask, ROW],
+                field=field,
+                values=picked,
+                rule=rule,
+                reason=reason[mask] if isinstance(reason, pd.Series) else reason,
+            )
+        )
+        self.alive &= ~mask
+
+    def duplicates(self, key: pd.Series, what: str) -> None:
+        """Reject later rows whose identity repeats an earlier row of the chunk."""
+        live = key[self.alive]
+        repeated = live.duplicated(keep="first")
+        if not repeated.any():
+            return
+        first_row = self.frame.loc[live.index, ROW].groupby(live.to_numpy()).transform("first")
+        mask = pd.Series(False, index=self.frame.index)
+        mask.loc[repeated[repeated].index] = True
+        reason = "duplicate " + what + " of row " + first_row.astype(str)
+        self.reject(mask, None, "duplicate", reason.reindex(self.frame.index), values=key)
+
+    def result(self) -> pd.DataFrame:
+        return rejections.combine(self.found)
+
+
+def _text(frame: pd.DataFrame, column: str) -> pd.Series:
+    if column not in frame:
+        return pd.Series("", index=frame.index, dtype=object)
+    return frame[column].fillna("").astype(str).str.strip()
+
+
+def _nullable(values: pd.Series) -> pd.Series:
+    """Empty text -> None (object dtype)."""
+    return values.astype(object).where(values != "", None)
+
+
+def _identity(frame: pd.DataFrame, natural: pd.Series) -> pd.Series:
+    """``_key`` when the reader gave one, else ``source_id`` when given, else the natural key."""
+    key = natural.astype(str)
+    source_id = _text(frame, "source_id")
+    key = key.where(source_id == "", "id|" + source_id)
+    reader_key = _text(frame, "_key")
+    return key.where(reader_key == "", reader_key)
+
+
+def _subject_dates(context: pd.DataFrame, keys: pd.Series, column: str) -> pd.Series:
+    return pd.Series(context[column].reindex(keys.to_numpy()).to_numpy(), index=keys.index)
+
+
+def _known_subjects(rej: _Rejector, subject: pd.Series, context: pd.DataFrame) -> None:
+    unknown = ~subject.isin(context.index)
+    rej.reject(
+        unknown,
+        "subject_id",
+        "unknown_subject",
+        "subject " + subject + " is not in subjects.csv or already in the store",
+    )
+
+
+def _after_death(when: pd.Series, death: pd.Series) -> pd.Series:
+    after: pd.Series = death.notna() & (when.dt.normalize() > death)
+    return after
+
+
+# ------------------------------------------------------------------------------------------
+# subjects
+
+
+def prepare_subjects(frame: pd.DataFrame, file: str) -> Prepared:
+    """Interpret ``subjects.csv`` rows: one store-ready row per subject."""
+    rej = _Rejector(frame, file)
+    sex = controlled(_text(frame, "sex"), ("F", "M", "U"), dict(VALUE_ALIASES["SEX"]))
+    rej.reject(sex["invalid"], "sex", "vocabulary", "sex must be F, M or U")
+    age = parse_numbers(_text(frame, "age_years"))
+    rej.reject(age["invalid"], "age_years", "number", "age_years is not a number")
+    rej.reject(
+        ~age["value"].between(0, 130) & age["value"].notna(),
+        "age_years",
+        "range",
+        "age_years must be between 0 and 130",
+    )
+    diagnosis = controlled(
+        _text(frame, "diagnosis"), tuple(DIAGNOSES), dict(VALUE_ALIASES["DIAGNOSIS"])
+    )
+    rej.reject(
+        diagnosis["invalid"],
+        "diagnosis",
+        "vocabulary",
+        f"diagnosis must be one of {', '.join(DIAGNOSES)}",
+    )
+    infusion = parse_dates(_text(frame, "infusion_date"))
+    complete = infusion["precision"].isin(["day", "minute", "second"])
+    rej.reject(
+        ~complete,
+        "infusion_date",
+        "date",
+        "infusion_date must be a full date (YYYY-MM-DD): it is day 0 of everything",
+    )
+    weight = parse_numbers(_text(frame, "weight_kg"))
+    rej.reject(
+        weight["invalid"] | (weight["value"].notna() & ~weight["value"].between(0.3, 400)),
+        "weight_kg",
+        "range",
+        "weight_kg must be a number between 0.3 and 400",
+    )
+    dose = parse_numbers(_text(frame, "dose_cells"))
+    rej.reject(
+        dose["invalid"] | (dose["value"] <= 0),
+        "dose_cells",
+        "range",
+        "dose_cells must be a positive number of cells",
+    )
+    death = parse_dates(_text(frame, "death_date"))
+    rej.reject(death["invalid"], "death_date", "date", "death_date is not an ISO 8601 date")
+    contact = parse_dates(_text(frame, "last_contact_date"))
+    rej.reject(
+        contact["invalid"] | contact["precision"].isin(["year", "month"]),
+        "last_contact_date",
+        "date",
+        "last_contact_date must be a full date",
+    )
+    infusion_day = infusion["datetime"].dt.normalize()
+    death_day, death_flag = impute(death, "first")
+    death_day = death_day.where(death_day >= infusion_day, infusion_day).where(death_day.notna())
+    rej.reject(death_day < infusion_day, "death_date", "date", "death_date is before the infusion")
+    key = _text(frame, "study_id") + "|" + _text(frame, "subject_id")
+    rej.duplicates(key, "subject")
+    alive = rej.alive
+    out = pd.DataFrame(
+        {
+            "subject_key": _text(frame, "subject_id"),
+            "study_key": _text(frame, "study_id"),
+            "site_key": _text(frame, "site_id"),
+            "sex": sex["value"],
+            "age_years": age["value"],
+            "diagnosis": diagnosis["value"],
+            "weight_kg": weight["value"],
+            "product_name": _text(frame, "product"),
+            "infusion_date": infusion_day,
+            "day_zero_anchored": _text(frame, "_day_zero_anchored").eq("true"),
+            "dose_cells": dose["value"],
+            "lymphodepletion": _nullable(_text(frame, "lymphodepletion")),
+            "death_date": death_day.dt.date.where(death_day.notna(), None),
+            "death_date_source_value": _nullable(_text(frame, "death_date")),
+            "death_date_imputation": death_flag,
+            "death_cause": _nullable(_text(frame, "death_cause")),
+            "last_contact_date": contact["datetime"].dt.date.where(
+                contact["datetime"].notna(), None
+            ),
+            "source_key": "subject|" + _text(frame, "subject_id"),
+            "source_row": frame[ROW],
+        }
+    )[alive]
+    return Prepared({"subject": out}, rej.result())
+
+
+def subject_context(subjects: pd.DataFrame) -> pd.DataFrame:
+    """What child rows need to know about their subject, indexed by subject key."""
+    death = pd.to_datetime(subjects["death_date"])
+    return pd.DataFrame(
+        {
+            "infusion_date": pd.to_datetime(subjects["infusion_date"]).to_numpy(),
+            "death_date": death.to_numpy(),
+        },
+        index=subjects["subject_key"].to_numpy(),
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# observations
+
+
+def prepare_observations(frame: pd.DataFrame, file: str, context: pd.DataFrame) -> Prepared:
+    """Interpret ``observations.csv`` rows into measurement, observation and disease_assessment."""
+    rej = _Rejector(frame, file)
+    subject = _text(frame, "subject_id")
+    _known_subjects(rej, subject, context)
+    code = _text(frame, "code").str.upper()
+    rej.reject(
+        ~code.isin(OBSERVATION_CODES),
+        "code",
+        "unknown_code",
+        "not a tidy format v1 observation code (see docs/data_formats.md)",
+    )
+    when = parse_dates(_text(frame, "observed_at"))
+    rej.reject(when["invalid"], "observed_at", "date", "observed_at is not an ISO 8601 date-time")
+    rej.reject(
+        when["precision"].isin(["year", "month"]),
+        "observed_at",
+        "date",
+        "observed_at must give at least the day",
+    )
+    other = controlled(
+        _text(frame, "other_cause"), ("true", "false"), dict(VALUE_ALIASES["BOOLEAN"])
+    )
+    rej.reject(other["invalid"], "other_cause", "vocabulary", "other_cause must be true or false")
+    value_text = _text(frame, "value")
+    kinds = code.map(_KINDS)
+    numeric = (kinds == "numeric") & rej.alive
+    number = parse_numbers(value_text.where(numeric, ""))
+    rej.reject(numeric & number["invalid"], "value", "number", "value is not a number")
+    converted = _convert(code, number, _text(frame, "unit"), numeric & rej.alive)
+    rej.reject(
+        converted["invalid_unit"], "unit", "unit", converted["reason"], values=_text(frame, "unit")
+    )
+    rej.reject(converted["out_of_range"], "value", "range", converted["range_reason"])
+    categorical = (kinds != "numeric") & rej.alive
+    category = _categories(code, value_text, categorical)
+    rej.reject(category["invalid"], "value", "vocabulary", category["reason"])
+    key = _identity(frame, code + "|" + iso_minutes(_text(frame, "observed_at"), when))
+    rej.duplicates(subject + "\x1f" + key, "observation (same subject, code and time)")
+    alive = rej.alive
+    response = category["value"].where(code == "RESPONSE", None)
+    relapse = response.isin(["PD", "relapse"])
+    day = when["datetime"].dt.normalize()
+    flag = _flags(
+        after_death=_after_death(when["datetime"], _subject_dates(context, subject, "death_date")),
+        before_day_0=relapse & (day < _subject_dates(context, subject, "infusion_date")),
+    )
+    common = {
+        "subject_key": subject,
+        "source_key": key,
+        "source_row": frame[ROW],
+        "date_flag": flag,
+        "value_source_value": _nullable(value_text),
+    }
+    has_time = when["precision"].isin(["minute", "second"])
+    other_cause = other["value"].eq("true")
+    measurement = pd.DataFrame(
+        {
+            **common,
+            "code": code,
+            "measured_at": when["datetime"],
+            "has_time": has_time,
+            "value": converted["value"],
+            "unit": converted["unit"],
+            "operator": number["operator"],
+            "unit_source_value": _nullable(_text(frame, "unit")),
+            "specimen": _nullable(_text(frame, "_specimen")),
+            "other_cause": other_cause,
+        }
+    )
+    observation = pd.DataFrame(
+        {
+            **common,
+            "code": code,
+            "observed_at": when["datetime"],
+            "has_time": has_time,
+            "value": category["value"],
+            "other_cause": other_cause,
+        }
+    )
+    disease = pd.DataFrame(
+        {
+            **common,
+            "assessed_on": day.dt.date,
+            "response": response,
+            "is_relapse": relapse,
+            "mrd_fraction": converted["value"].where(code == "MRD"),
+            "mrd_method": _nullable(_text(frame, "_mrd_method")),
+            "antigen_status": category["value"].where(code == "ANTIGEN_STATUS", None),
+        }
+    )
+    in_disease = code.isin(DISEASE_CODES)
+    tables = {
+        "measurement": measurement[alive & numeric & ~in_disease],
+        "observation": observation[alive & categorical & ~in_disease],
+        "disease_assessment": disease[alive & in_disease],
+    }
+    return Prepared(tables, rej.result())
+
+
+def iso_minutes(text: pd.Series, when: pd.DataFrame) -> pd.Series:
+    """``YYYY-MM-DDTHH:MM`` of each parsed date-time (the text itself when already so written)."""
+    already = (
+        (text.str.len() == 16) & (when["precision"] == "minute") & (text.str.slice(10, 11) == "T")
+    )
+    iso = text.where(already, "")
+    rest = ~already & when["datetime"].notna()
+    if rest.any():
+        iso.loc[rest] = when.loc[rest, "datetime"].dt.strftime("%Y-%m-%dT%H:%M")
+    return iso
+
+
+def _flags(**conditions: pd.Series) -> pd.Series:
+    """The first date flag whose condition holds, else None."""
+    names = list(conditions)
+    masks = [conditions[name].fillna(False).to_numpy(dtype=bool) for name in names]
+    index = next(iter(conditions.values())).index
+    flag = pd.Series(np.select(masks, names, default=""), index=index)
+    return flag.astype(object).where(flag != "", None)
+
+
+def _convert(
+    code: pd.Series, number: pd.DataFrame, unit: pd.Series, rows: pd.Series
+) -> pd.DataFrame:
+    out = pd.DataFrame(index=code.index)
+    out["value"] = np.nan
+    out["unit"] = None
+    out["invalid_unit"] = False
+    out["out_of_range"] = False
+    out["reason"] = ""
+    out["range_reason"] = ""
+    if not rows.any():
+        return out
+    converted = to_canonical_units(code[rows], number.loc[rows, "value"], unit[rows])
+    out.loc[rows, "value"] = converted["value"]
+    out.loc[rows, "unit"] = converted["unit"]
+    out.loc[rows, "invalid_unit"] = converted["invalid_unit"]
+    value = converted["value"]
+    lower, upper = code[rows].map(_LOWER), code[rows].map(_UPPER)
+    bad = ~converted["invalid_unit"] & ((value < lower) | (value > upper))
+    out.loc[rows, "out_of_range"] = bad
+    wrong_unit = rows & out["invalid_unit"].astype(bool)
+    out.loc[wrong_unit, "reason"] = (
+        "unit '"
+        + unit[wrong_unit]
+        + "' is not accepted for "
+        + code[wrong_unit]
+        + " (accepted: "
+        + code[wrong_unit].map(_ACCEPTED)
+        + "); units are never guessed"
+    )
+    impossible = rows & out["out_of_range"].astype(bool)
+    out.loc[impossible, "range_reason"] = (
+        code[impossible]
+        + " "
+        + value[impossible].round(4).astype(str)
+        + " "
+        + code[impossible].map(_CANONICAL)
+        + " is impossible (possible range "
+        + lower[impossible].astype(str)
+        + " to "
+        + upper[impossible].astype(str)
+        + ")"
+    )
+    return out
+
+
+_LOWER = {c: spec.lower for c, spec in OBSERVATION_CODES.items()}
+_UPPER = {c: spec.upper for c, spec in OBSERVATION_CODES.items()}
+_CANONICAL = {c: spec.canonical_unit or "" for c, spec in OBSERVATION_CODES.items()}
+_ACCEPTED = {c: ", ".join(spec.units) or "none" for c, spec in OBSERVATION_CODES.items()}
+_KINDS = {c: spec.kind for c, spec in OBSERVATION_CODES.items()}
+
+
+def _categories(code: pd.Series, value: pd.Series, rows: pd.Series) -> pd.DataFrame:
+    out = pd.DataFrame(
+        {"value": pd.Series(None, index=code.index, dtype=object), "invalid": False, "reason": ""}
+    )
+    for name in code[rows].unique():
+        spec = OBSERVATION_CODES[str(name)]
+        these = rows & (code == name)
+        aliases = dict(VALUE_ALIASES.get("BOOLEAN" if spec.kind == "boolean" else name, {}))
+        mapped = controlled(value[these], spec.values, aliases)
+        out.loc[these, "value"] = mapped["value"]
+        out.loc[these, "invalid"] = mapped["invalid"] | mapped["empty"]
+        out.loc[these, "reason"] = (
+            f"value is not a {name} value (allowed: {', '.join(spec.values)})"
+        )
+    return out
+
+
+# ------------------------------------------------------------------------------------------
+# medications
+
+
+def prepare_medications(frame: pd.DataFrame, file: str, context: pd.DataFrame) -> Prepared:
+    """Interpret ``medications.csv`` rows into drug_exposure rows."""
+    rej = _Rejector(frame, file)
+    subject = _text(frame, "subject_id")
+    _known_subjects(rej, subject, context)
+    source_drug = _text(frame, "drug")
+    drug_key = source_drug.str.lower().str.replace(r"[\s\-]+", "_", regex=True)
+    drug = drug_key.map(dict(DRUG_ALIASES)).fillna(source_drug.str.lower())
+    started = parse_dates(_text(frame, "started_at"))
+    unknown_start = _text(frame, "_started_unknown").eq("true") & started["empty"]
+    rej.reject(
+        started["invalid"] | (started["empty"] & ~unknown_start),
+        "started_at",
+        "date",
+        "started_at must be an ISO 8601 date or date-time",
+    )
+    ended = parse_dates(_text(frame, "ended_at"))
+    rej.reject(ended["invalid"], "ended_at", "date", "ended_at is not an ISO 8601 date")
+    infusion = _subject_dates(context, subject, "infusion_date")
+    death = _subject_dates(context, subject, "death_date")
+    start, start_flag = impute(started, "first")
+    start = _not_before_infusion(start, started, infusion)
+    end, end_flag = impute(ended, "last")
+    end = end.where(~(death.notna() & (end > death + pd.Timedelta(days=1))), death)
+    rej.reject(
+        end.notna() & start.notna() & (end < start),
+        "ended_at",
+        "order",
+        "ended_at is before started_at",
+    )
+    dose = parse_numbers(_text(frame, "dose"))
+    rej.reject(
+        dose["invalid"] | (dose["value"] < 0),
+        "dose",
+        "number",
+        "dose must be a number of at least 0",
+    )
+    natural = drug + "|" + start.dt.strftime("%Y-%m-%dT%H:%M").fillna("unknown")
+    key = _identity(frame, natural)
+    rej.duplicates(subject + "\x1f" + key, "administration (same subject, drug and start)")
+    imputation = _join_flags(start=start_flag, end=end_flag)
+    out = pd.DataFrame(
+        {
+            "subject_key": subject,
+            "drug": drug,
+            "drug_class": drug.map({name: cls.value for name, cls in DRUG_CLASSES.items()}).astype(
+                object
+            ),
+            "drug_source_value": _nullable(source_drug),
+            "started_at": start,
+            "ended_at": end,
+            "date_imputation": imputation,
+            "dose": dose["value"],
+            "dose_unit": _nullable(_text(frame, "dose_unit")),
+            "route": _nullable(_text(frame, "route")),
+            "source_key": key,
+            "source_row": frame[ROW],
+            "date_flag": _flags(after_death=_after_death(start, death)),
+        }
+    )
+    out["drug_class"] = out["drug_class"].where(out["drug_class"].notna(), None)
+    return Prepared({"drug_exposure": out[rej.alive]}, rej.result())
+
+
+def _not_before_infusion(value: pd.Series, parsed: pd.DataFrame, infusion: pd.Series) -> pd.Series:
+    """An imputed start inside the infusion's month or year moves to the infusion day."""
+    partial = parsed["precision"].isin(["year", "month"])
+    same_period = (parsed["year"] == infusion.dt.year) & (
+        parsed["month"].isna() | (parsed["month"] == infusion.dt.month)
+    )
+    moved = partial & same_period & (value < infusion)
+    return value.where(~moved, infusion)
+
+
+def _join_flags(**flags: pd.Series) -> pd.Series:
+    """``start:day;end:month`` style imputation flags; None when nothing was imputed."""
+    parts = [name + ":" + flag for name, flag in flags.items()]
+    text = pd.Series("", index=next(iter(flags.values())).index)
+    for part in parts:
+        text = text.where(part.isna(), text.where(text == "", text + ";") + part.fillna(""))
+    return text.astype(object).where(text != "", None)
+
+
+# ------------------------------------------------------------------------------------------
+# adverse events
+
+
+def prepare_adverse_events(frame: pd.DataFrame, file: str, context: pd.DataFrame) -> Prepared:
+    """Interpret ``adverse_events.csv`` rows into adverse_event rows (reported grades kept as
+    reported: never converted between scales)."""
+    rej = _Rejector(frame, file)
+    subject = _text(frame, "subject_id")
+    _known_subjects(rej, subject, context)
+    term = _text(frame, "term")
+    onset = parse_dates(_text(frame, "onset_date"))
+    rej.reject(onset["invalid"], "onset_date", "date", "onset_date is not an ISO 8601 date")
+    resolved = parse_dates(_text(frame, "resolved_date"))
+    rej.reject(
+        resolved["invalid"], "resolved_date", "date", "resolved_date is not an ISO 8601 date"
+    )
+    grade = parse_numbers(_text(frame, "grade"))
+    bad_grade = grade["invalid"] | (
+        grade["value"].notna() & (~grade["value"].isin([0, 1, 2, 3, 4, 5]))
+    )
+    rej.reject(bad_grade, "grade", "range", "grade must be a whole number from 0 to 5")
+    scale = controlled(
+        _text(frame, "grading_scale"),
+        tuple(s.value for s in GradingScale),
+        dict(VALUE_ALIASES["GRADING_SCALE"]),
+    )
+    rej.reject(
+        scale["invalid"],
+        "grading_scale",
+        "vocabulary",
+        "grading_scale must be one of " + ", ".join(s.value for s in GradingScale),
+    )
+    rej.reject(
+        grade["value"].notna() & scale["empty"],
+        "grading_scale",
+        "required",
+        "a reported grade needs its grading_scale",
+    )
+    serious = controlled(_text(frame, "serious"), ("true", "false"), dict(VALUE_ALIASES["BOOLEAN"]))
+    rej.reject(serious["invalid"], "serious", "vocabulary", "serious must be true or false")
+    outcome = controlled(_text(frame, "outcome"), AE_OUTCOMES, dict(VALUE_ALIASES["AE_OUTCOME"]))
+    rej.reject(
+        outcome["invalid"],
+        "outcome",
+        "vocabulary",
+        "outcome must be one of " + ", ".join(AE_OUTCOMES),
+    )
+    infusion = _subject_dates(context, subject, "infusion_date")
+    death = _subject_dates(context, subject, "death_date")
+    start, start_flag = impute(onset, "first")
+    start = _not_before_infusion(start, onset, infusion)
+    end, end_flag = impute(resolved, "last")
+    end = end.where(~(death.notna() & (end > death)), death)
+    rej.reject(
+        end.notna() & start.notna() & (end < start),
+        "resolved_date",
+        "order",
+        "resolved_date is before onset_date",
+    )
+    natural = (
+        term.str.lower()
+        + "|"
+        + start.dt.strftime("%Y-%m-%d").fillna("unknown")
+        + "|"
+        + (scale["value"].fillna(""))
+    )
+    key = _identity(frame, natural)
+    rej.duplicates(subject + "\x1f" + key, "adverse event (same subject, term, onset and scale)")
+    out = pd.DataFrame(
+        {
+            "subject_key": subject,
+            "term": term,
+            "decoded_term": _nullable(_text(frame, "_decoded_term")),
+            "syndrome": term.str.lower().map(SYNDROME_TERMS).astype(object),
+            "onset_date": start.dt.date.where(start.notna(), None),
+            "onset_date_source_value": _nullable(_text(frame, "onset_date")),
+            "resolved_date": end.dt.date.where(end.notna(), None),
+            "resolved_date_source_value": _nullable(_text(frame, "resolved_date")),
+            "date_imputation": _join_flags(onset=start_flag, resolution=end_flag),
+            "reported_grade": grade["value"].astype("Int64"),
+            "grading_scale": scale["value"],
+            "serious": serious["value"].map({"true": True, "false": False}),
+            "outcome": outcome["value"],
+            "verbatim": _nullable(_text(frame, "_verbatim")),
+            "source_key": key,
+            "source_row": frame[ROW],
+            "date_flag": _flags(
+                after_death=_after_death(start, death),
+                before_day_0=start.notna() & (start < infusion),
+            ),
+        }
+    )
+    out["syndrome"] = out["syndrome"].where(out["syndrome"].notna(), None)
+    return Prepared({"adverse_event": out[rej.alive]}, rej.result())
+
+
+PREPARERS = {
+    Kind.OBSERVATIONS: prepare_observations,
+    Kind.MEDICATIONS: prepare_medications,
+    Kind.ADVERSE_EVENTS: prepare_adverse_events,
+}
+"""How to prepare each child file (subjects are prepared first, by :func:`prepare_subjects`)."""

@@ -1,0 +1,563 @@
+"""Writing load batches: the manifest, reference rows, bulk upserts with audit, rejections.
+
+The ETL hands this module store-ready DataFrames; only this module turns them into SQL. Every
+write happens in the caller's transaction, so a load is all or nothing.
+
+Rows are upserted on their identity (``subject_id`` and ``source_key`` for event tables; the
+natural key for the others, see :data:`IDENTITIES`):
+
+* rows not yet in the store are inserted in bulk (SQLite ``executemany``, PostgreSQL ``COPY``);
+* a row whose identity exists from an earlier batch is compared column by column in SQL: when a
+  value changed, the row is updated and each change is written to the audit trail with its old
+  and new value; when nothing changed, the row keeps the batch that wrote it;
+* a row whose identity was already written by this batch is a duplicate within the load and is
+  reported back (the caller rejects it).
+
+Loads never delete rows: a row missing from a later file stays in the store.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+from sqlalchemy import (
+    Column,
+    MetaData,
+    Table,
+    and_,
+    bindparam,
+    exists,
+    func,
+    insert,
+    not_,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+import pv_monitor.store.models  # noqa: F401  (registers every table)
+from pv_monitor import __version__
+from pv_monitor.reference import find_product
+from pv_monitor.store.audit import Change, audited_insert, record_change, record_changes
+from pv_monitor.store.base import Base
+from pv_monitor.store.models import LoadBatch, LoadRejection, Product, Site, Study
+
+IDENTITIES: dict[str, tuple[str, ...]] = {
+    "subject": ("study_id", "subject_key"),
+    "infusion": ("subject_id", "infusion_number"),
+    "death": ("subject_id",),
+    "follow_up": ("subject_id",),
+    "measurement": ("subject_id", "source_key"),
+    "observation": ("subject_id", "source_key"),
+    "drug_exposure": ("subject_id", "source_key"),
+    "adverse_event": ("subject_id", "source_key"),
+    "disease_assessment": ("subject_id", "source_key"),
+    "icsr_case": ("source", "report_key"),
+    "icsr_drug": ("icsr_case_id", "drug_seq"),
+    "icsr_reaction": ("icsr_case_id", "preferred_term"),
+}
+"""What identifies a row of each loaded table across loads."""
+PROVENANCE = ("load_batch_id", "source_row")
+"""Columns that record where a row came from; a change in them alone is not a change."""
+
+
+@dataclass
+class WriteOutcome:
+    """What writing one frame did."""
+
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    duplicate_rows: list[int] = field(default_factory=list)
+
+    def add(self, other: WriteOutcome) -> None:
+        """Accumulate ``other`` into this outcome."""
+        self.inserted += other.inserted
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.duplicate_rows += other.duplicate_rows
+
+
+def previous_identical_batch(session: Session, sha256: str, source_format: str) -> LoadBatch | None:
+    """The last batch that loaded exactly these files (same digest and format), if it wrote."""
+    query = (
+        select(LoadBatch)
+        .where(
+            LoadBatch.source_sha256 == sha256,
+            LoadBatch.source_format == source_format,
+            LoadBatch.status.in_(("committed", "partial", "unchanged")),
+        )
+        .order_by(LoadBatch.load_batch_id.desc())
+        .limit(1)
+    )
+    return session.scalars(query).first()
+
+
+def begin_batch(
+    session: Session,
+    *,
+    source_path: str,
+    source_sha256: str,
+    source_format: str,
+    files: list[dict[str, object]],
+    loaded_by: str,
+    policy: str,
+    status: str = "running",
+) -> LoadBatch:
+    """Create the batch row (the load manifest) in the caller's transaction."""
+    batch = LoadBatch(
+        source_path=source_path,
+        source_sha256=source_sha256,
+        source_format=source_format,
+        files=files,
+        loaded_by=loaded_by,
+        started_at=datetime.now(UTC),
+        status=status,
+        policy=policy,
+        rows_read=0,
+        rows_loaded=0,
+        rows_rejected=0,
+        etl_version=__version__,
+    )
+    session.add(batch)
+    session.flush()
+    return batch
+
+
+def finish_batch(
+    session: Session,
+    batch: LoadBatch,
+    *,
+    status: str,
+    rows_read: int,
+    rows_loaded: int,
+    rows_rejected: int,
+    message: str,
+    actor: str,
+    summary: dict[str, Any],
+) -> None:
+    """Close the batch and write its audit entry (bulk loads are audited per batch)."""
+    batch.status = status
+    batch.rows_read = rows_read
+    batch.rows_loaded = rows_loaded
+    batch.rows_rejected = rows_rejected
+    batch.message = message
+    batch.finished_at = datetime.now(UTC)
+    session.flush()
+    record_change(
+        session,
+        actor=actor,
+        action="load",
+        table="load_batch",
+        key=str(batch.load_batch_id),
+        new={"status": status, "files": batch.files, "format": batch.source_format, **summary},
+        reason=message,
+    )
+
+
+def write_rejections(session: Session, batch: LoadBatch, frame: pd.DataFrame) -> None:
+    """Store the rejections of a batch (``etl.rejections`` layout)."""
+    if not len(frame):
+        return
+    rows = frame.astype(object).where(frame.notna(), None)
+    session.execute(
+        insert(LoadRejection),
+        [
+            {
+                "load_batch_id": batch.load_batch_id,
+                "file_name": str(row["file"]),
+                "row_number": None if row["row"] is None else int(row["row"]),
+                "field": row["field"],
+                "value": row["value"],
+                "rule": str(row["rule"]),
+                "reason": str(row["reason"]),
+            }
+            for row in rows.to_dict("records")
+        ],
+    )
+
+
+class BatchWriter:
+    """Writes one batch: reference rows on demand, and bulk upserts of loaded tables."""
+
+    def __init__(self, session: Session, batch: LoadBatch, *, actor: str) -> None:
+        self.session = session
+        self.batch = batch
+        self.actor = actor
+        self._studies: dict[str, int] = {}
+        self._sites: dict[tuple[int, str], int] = {}
+        self._products: dict[str, int] = {}
+        self._stages: dict[str, Table] = {}
+        self._merge_only: set[str] = set()
+
+    # ---- reference rows -------------------------------------------------------------------
+
+    def _created(self, obj: Study | Site | Product) -> None:
+        audited_insert(
+            self.session,
+            obj,
+            actor=self.actor,
+            reason=f"first seen in load batch {self.batch.load_batch_id}",
+        )
+
+    def study_id(self, key: str) -> int:
+        """The study with ``key`` (created, and audited, the first time it is seen)."""
+        if key not in self._studies:
+            study = self.session.scalars(select(Study).where(Study.study_key == key)).first()
+            if study is None:
+                study = Study(study_key=key)
+                self._created(study)
+            self._studies[key] = study.study_id
+        return self._studies[key]
+
+    def site_id(self, study_id: int, key: str) -> int:
+        """The site ``key`` of a study (created the first time it is seen)."""
+        if (study_id, key) not in self._sites:
+            query = select(Site).where(Site.study_id == study_id, Site.site_key == key)
+            site = self.session.scalars(query).first()
+            if site is None:
+                site = Site(study_id=study_id, site_key=key)
+                self._created(site)
+            self._sites[(study_id, key)] = site.site_id
+        return self._sites[(study_id, key)]
+
+    def product_id(self, name: str, *, target_antigen: str | None = None) -> int:
+        """An approved product by any of its names, or an investigational product by name."""
+        if name not in self._products:
+            approved = find_product(name)
+            generic = approved.generic_name if approved else name
+            query = select(Product).where(Product.generic_name == generic)
+            product = self.session.scalars(query).first()
+            if product is None:
+                product = Product(
+                    generic_name=generic,
+                    is_approved=False,
+                    target_antigen=target_antigen,
+                    source="investigational product named by a load",
+                )
+                self._created(product)
+            self._products[name] = product.product_id
+        return self._products[name]
+
+    # ---- subjects ---------------------------------------------------------------------------
+
+    def subject_ids(self, study_id: int, keys: Iterable[str]) -> dict[str, int]:
+        """Surrogate ids of the subjects ``keys`` of a study that are in the store."""
+        table = Base.metadata.tables["subject"]
+        wanted = sorted(set(keys))
+        found: dict[str, int] = {}
+        for start in range(0, len(wanted), 5000):
+            part = wanted[start : start + 5000]
+            query = select(table.c.subject_key, table.c.subject_id).where(
+                table.c.study_id == study_id, table.c.subject_key.in_(part)
+            )
+            found.update({str(k): int(v) for k, v in self.session.execute(query)})
+        return found
+
+    def subjects_by_key(self, keys: Iterable[str]) -> pd.DataFrame:
+        """Subjects of any study with these keys: subject_key, subject_id, infusion and death."""
+        subject = Base.metadata.tables["subject"]
+        infusion = Base.metadata.tables["infusion"]
+        death = Base.metadata.tables["death"]
+        wanted = sorted(set(keys))
+        frames = []
+        for start in range(0, len(wanted), 5000):
+            part = wanted[start : start + 5000]
+            query = (
+                select(
+                    subject.c.subject_key,
+                    subject.c.subject_id,
+                    infusion.c.infusion_date,
+                    death.c.death_date,
+                )
+                .join(
+                    infusion,
+                    and_(
+                        infusion.c.subject_id == subject.c.subject_id,
+                        infusion.c.infusion_number == 1,
+                    ),
+                    isouter=True,
+                )
+                .join(death, death.c.subject_id == subject.c.subject_id, isouter=True)
+                .where(subject.c.subject_key.in_(part))
+            )
+            frames.append(
+                pd.DataFrame(
+                    self.session.execute(query).all(),
+                    columns=["subject_key", "subject_id", "infusion_date", "death_date"],
+                )
+            )
+        if not frames:
+            return pd.DataFrame(
+                columns=["subject_key", "subject_id", "infusion_date", "death_date"]
+            )
+        return pd.concat(frames, ignore_index=True)
+
+    # ---- bulk upsert --------------------------------------------------------------------------
+
+    def write(self, table_name: str, frame: pd.DataFrame) -> WriteOutcome:
+        """Upsert ``frame`` (store column names) into ``table_name`` for this batch."""
+        if not len(frame):
+            return WriteOutcome()
+        table = Base.metadata.tables[table_name]
+        unknown = set(frame.columns) - set(table.c.keys())
+        if unknown:
+            raise ValueError(f"{table_name} has no column(s) {sorted(unknown)}")
+        frame = frame.assign(load_batch_id=self.batch.load_batch_id)
+        if table_name not in self._merge_only:
+            savepoint = self.session.begin_nested()
+            try:
+                _bulk_insert(self.session, table, frame)
+                savepoint.commit()
+                return WriteOutcome(inserted=len(frame))
+            except (IntegrityError, _driver_integrity_error(self.session)):
+                savepoint.rollback()
+                self._merge_only.add(table_name)  # the table already holds rows of this source
+        return self._merge(table, frame)
+
+    def _stage(self, table: Table, columns: Sequence[str]) -> Table:
+        stage = self._stages.get(table.name)
+        if stage is None:
+            stage = Table(
+                f"pvm_stage_{self.batch.load_batch_id}_{table.name}",
+                MetaData(),
+                *(Column(c.name, c.type) for c in table.columns if c.name in columns),
+                prefixes=["TEMPORARY"],
+                postgresql_on_commit="DROP",
+            )
+            stage.create(self.session.connection())
+            self._stages[table.name] = stage
+        else:
+            self.session.execute(stage.delete())
+        return stage
+
+    def _merge(self, table: Table, frame: pd.DataFrame) -> WriteOutcome:
+        identity = IDENTITIES[table.name]
+        stage = self._stage(table, list(frame.columns))
+        _bulk_insert(self.session, stage, frame)
+        same = and_(*(table.c[c] == stage.c[c] for c in identity))
+        batch_id = self.batch.load_batch_id
+        outcome = WriteOutcome()
+        # identities this batch already wrote: duplicates within the load
+        duplicates = (
+            select(stage.c.source_row).join(table, same).where(table.c.load_batch_id == batch_id)
+        )
+        outcome.duplicate_rows = [int(r) for r in self.session.scalars(duplicates) if r is not None]
+        # values that changed since an earlier batch: update and audit
+        compared = [c for c in frame.columns if c not in identity and c not in PROVENANCE]
+        differs = or_(*(table.c[c].is_distinct_from(stage.c[c]) for c in compared))
+        pk = next(iter(table.primary_key.columns))
+        changed_query = (
+            select(
+                pk,
+                *(table.c[c] for c in compared),
+                *(stage.c[c].label(f"new_{c}") for c in compared),
+                stage.c.source_row.label("new_source_row"),
+            )
+            .join(table, same)
+            .where(table.c.load_batch_id != batch_id, differs)
+        )
+        changed = self.session.execute(changed_query).mappings().all()
+        if changed:
+            self._apply_changes(table, pk.name, compared, changed)
+        outcome.updated = len(changed)
+        # new identities: insert in SQL from the stage
+        inserted = self.session.execute(
+            insert(table).from_select(
+                list(frame.columns),
+                select(*(stage.c[c] for c in frame.columns)).where(not_(exists().where(same))),
+            )
+        )
+        outcome.inserted = int(getattr(inserted, "rowcount", 0) or 0)
+        outcome.unchanged = (
+            len(frame) - outcome.inserted - outcome.updated - len(outcome.duplicate_rows)
+        )
+        return outcome
+
+    def _apply_changes(
+        self, table: Table, pk: str, compared: list[str], changed: Sequence[Any]
+    ) -> None:
+        changes: list[Change] = []
+        updates: list[dict[str, Any]] = []
+        reason = f"corrected by load batch {self.batch.load_batch_id}"
+        for row in changed:
+            fields = [c for c in compared if not _same(row[c], row[f"new_{c}"])]
+            changes.append(
+                Change(
+                    action="update",
+                    table=table.name,
+                    key=str(row[pk]),
+                    reason=reason,
+                    old={c: _plain(row[c]) for c in fields},
+                    new={c: _plain(row[f"new_{c}"]) for c in fields},
+                )
+            )
+            updates.append(
+                {
+                    "_pk": row[pk],
+                    "load_batch_id": self.batch.load_batch_id,
+                    "source_row": row["new_source_row"],
+                    **{c: row[f"new_{c}"] for c in compared},
+                }
+            )
+        statement = (
+            update(table)
+            .where(table.c[pk] == bindparam("_pk"))
+            .values({c: bindparam(c) for c in (*compared, "load_batch_id", "source_row")})
+        )
+        self.session.execute(statement, updates)
+        record_changes(self.session, changes, actor=self.actor)
+
+    def close(self) -> None:
+        """Drop the staging tables (PostgreSQL drops them at commit anyway)."""
+        if self.session.connection().dialect.name == "sqlite":
+            for stage in self._stages.values():
+                stage.drop(self.session.connection(), checkfirst=True)
+        self._stages.clear()
+
+    def case_ids(self, source: str, report_keys: Iterable[str]) -> dict[str, int]:
+        """Surrogate ids of spontaneous report versions by report key."""
+        table = Base.metadata.tables["icsr_case"]
+        wanted = sorted(set(report_keys))
+        found: dict[str, int] = {}
+        for start in range(0, len(wanted), 5000):
+            part = wanted[start : start + 5000]
+            query = select(table.c.report_key, table.c.icsr_case_id).where(
+                table.c.source == source, table.c.report_key.in_(part)
+            )
+            found.update({str(k): int(v) for k, v in self.session.execute(query)})
+        return found
+
+    def refresh_latest_versions(self, source: str, case_keys: Iterable[str]) -> None:
+        """Mark, for each case, its latest version in the whole store (FAERS: highest
+        caseversion; legacy AERS: highest report key, as numbers)."""
+        table = Base.metadata.tables["icsr_case"]
+        keys = sorted(set(case_keys))
+        for start in range(0, len(keys), 5000):
+            part = keys[start : start + 5000]
+            rows = self.session.execute(
+                select(
+                    table.c.icsr_case_id, table.c.case_key, table.c.case_version, table.c.report_key
+                ).where(table.c.source == source, table.c.case_key.in_(part))
+            ).all()
+            frame = pd.DataFrame(rows, columns=["id", "case", "version", "report"])
+            frame["order_key"] = frame["version"].fillna(-1).astype(float) * 1e12 + pd.to_numeric(
+                frame["report"], errors="coerce"
+            ).fillna(0)
+            latest = frame.loc[frame.groupby("case")["order_key"].idxmax(), "id"]
+            self.session.execute(
+                update(table)
+                .where(table.c.source == source, table.c.case_key.in_(part))
+                .values(is_latest=table.c.icsr_case_id.in_(latest.tolist()))
+            )
+
+
+def _driver_integrity_error(session: Session) -> type[Exception]:
+    """The DB-API driver's IntegrityError (bulk inserts bypass SQLAlchemy's wrapping)."""
+    error: type[Exception] = session.get_bind().dialect.dbapi.IntegrityError  # type: ignore[union-attr]
+    return error
+
+
+def _same(old: Any, new: Any) -> bool:
+    if old is None or new is None:
+        return old is None and new is None
+    if isinstance(old, float) and isinstance(new, float):
+        return bool(np.isclose(old, new, rtol=0, atol=0))
+    return bool(old == new)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+# ---- bulk insert ------------------------------------------------------------------------------
+
+
+def _arrow_table(table: Table, frame: pd.DataFrame) -> pa.Table:
+    """The frame as an Arrow table typed like the store columns."""
+    arrays = {}
+    for name in frame.columns:
+        column = table.c[name]
+        values = frame[name]
+        python_type = _python_type(column)
+        if python_type is datetime:
+            arrays[name] = pa.array(pd.to_datetime(values), type=pa.timestamp("us"))
+        elif python_type.__name__ == "date":
+            arrays[name] = pa.array(pd.to_datetime(values).dt.date, type=pa.date32())
+        elif python_type is bool:
+            arrays[name] = pa.array(
+                values.astype(object).where(values.notna(), None), type=pa.bool_()
+            )
+        elif python_type is int:
+            arrays[name] = pa.array(pd.to_numeric(values).astype("Int64"), type=pa.int64())
+        elif python_type is float:
+            arrays[name] = pa.array(pd.to_numeric(values), type=pa.float64(), from_pandas=True)
+        elif python_type is str:
+            arrays[name] = pa.array(
+                values.astype(object).where(values.notna(), None), type=pa.string()
+            )
+        else:  # JSON
+            arrays[name] = pa.array(
+                [None if v is None else str(v) for v in values], type=pa.string()
+            )
+    return pa.table(arrays)
+
+
+def _python_type(column: Column[Any]) -> type:
+    try:
+        return column.type.python_type
+    except NotImplementedError:
+        return dict
+
+
+def _bulk_insert(session: Session, table: Table, frame: pd.DataFrame) -> None:
+    """Insert every row of ``frame`` (PostgreSQL: COPY; SQLite: executemany)."""
+    connection = session.connection()
+    data = _arrow_table(table, frame)
+    columns = list(frame.columns)
+    raw = connection.connection.driver_connection
+    assert raw is not None
+    if connection.dialect.name == "postgresql":
+        buffer = io.BytesIO()
+        pacsv.write_csv(data, buffer, write_options=pacsv.WriteOptions(include_header=False))
+        names = ", ".join(f'"{c}"' for c in columns)
+        with (
+            raw.cursor() as cursor,
+            cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN (FORMAT csv)') as copy,
+        ):
+            copy.write(buffer.getvalue())
+        return
+    rows = list(zip(*(_sqlite_values(data.column(c)) for c in columns), strict=True))
+    placeholders = ", ".join("?" for _ in columns)
+    names = ", ".join(f'"{c}"' for c in columns)
+    raw.cursor().executemany(f'INSERT INTO "{table.name}" ({names}) VALUES ({placeholders})', rows)
+
+
+def _sqlite_values(values: pa.ChunkedArray) -> list[Any]:
+    """Python values as SQLAlchemy's SQLite types store them (datetimes and dates as text)."""
+    kind = values.type
+    if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
+        values = values.cast(pa.string())  # "2024-05-01 08:00:00.000000", "2024-05-01"
+    elif pa.types.is_boolean(kind):
+        values = values.cast(pa.int8())
+    result: list[Any] = values.to_pylist()
+    return result
+
+
+def count_rows(session: Session, table_name: str) -> int:
+    """Rows in a table (for summaries and tests)."""
+    return int(
+        session.scalar(select(func.count()).select_from(Base.metadata.tables[table_name])) or 0
+    )
