@@ -1,6 +1,6 @@
 """ETL: read trial exports, validate them, normalise codes, units and dates, load one batch.
 
-:func:`open_source` picks the reader for a format; :func:`etl.load.load_source` loads it. See
+:func:`load` picks the reader for a format and loads it as one batch. See
 ``docs/data_formats.md`` for every accepted format, code, unit and rejection reason.
 """
 
@@ -9,10 +9,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from etl.load import ALL_OR_NOTHING, LoadReport, Progress, load_faers, load_source
 from etl.sources import Source
+from etl.sources.sdtm import SdtmSource
 from etl.sources.tidy import TidySource
 
-FORMATS = ("tidy",)
+FORMATS = ("sdtm", "tidy", "faers")
 """Formats ``pv-monitor load --format`` accepts (``mapping:FILE`` names a mapping file)."""
 
 
@@ -21,10 +23,32 @@ class UnknownFormat(ValueError):
 
 
 def open_source(paths: Sequence[Path], export_format: str) -> Source:
-    """The reader for ``export_format`` over ``paths``."""
+    """The reader of a trial export format (tidy, sdtm, mapping:FILE) over ``paths``."""
     if export_format == "tidy":
         return TidySource(paths)
+    if export_format == "sdtm":
+        return SdtmSource(paths)
     raise UnknownFormat(f"unknown format {export_format!r}; choose one of {', '.join(FORMATS)}")
 
 
-__all__ = ["FORMATS", "UnknownFormat", "open_source"]
+def load(
+    paths: Sequence[Path],
+    export_format: str,
+    *,
+    database_url: str,
+    actor: str,
+    policy: str = ALL_OR_NOTHING,
+    progress: Progress | None = None,
+) -> LoadReport:
+    """Load ``paths`` in ``export_format`` as one batch."""
+    if export_format == "faers":
+        return load_faers(
+            paths, database_url=database_url, actor=actor, policy=policy, progress=progress
+        )
+    source = open_source(paths, export_format)
+    return load_source(
+        source, database_url=database_url, actor=actor, policy=policy, progress=progress
+    )
+
+
+__all__ = ["FORMATS", "LoadReport", "UnknownFormat", "load", "open_source"]

@@ -19,7 +19,9 @@ from pandera.errors import SchemaErrors
 
 from etl import rejections
 from etl.normalise import suspicious_text
-from etl.sources.files import ROW
+
+ROW = "_row"
+"""Column holding the 1-based data row number of each row in its source file."""
 
 
 class Kind(StrEnum):
@@ -86,7 +88,7 @@ CONTRACTS: dict[Kind, FileContract] = {
     Kind.MEDICATIONS: FileContract(
         required=("subject_id", "drug", "started_at", "ended_at"),
         optional=("dose", "dose_unit", "route", "source_id"),
-        not_empty=("subject_id", "drug", "started_at"),
+        not_empty=("subject_id", "drug"),
         free_text=("subject_id", "drug", "dose_unit", "route", "source_id"),
         max_length={"subject_id": KEY_LENGTH, "dose_unit": 32, "route": 32, "source_id": 200},
     ),

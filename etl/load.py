@@ -15,16 +15,20 @@ the normalisation into the store, in one database transaction:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from etl import rejections
 from etl.contracts import Kind, validate
+from etl.normalise import impute, parse_dates
 from etl.prepare import PREPARERS, Prepared, prepare_subjects, subject_context
 from etl.sources import Chunk, Source
+from etl.sources.faers import FaersExport, read_faers
+from etl.sources.files import SourceFile
 from pv_monitor.store.engine import create_store_engine, session_factory
 from pv_monitor.store.loading import (
     BatchWriter,
@@ -77,10 +81,10 @@ class _RejectedBatch(Exception):
     """Raised inside the transaction to roll back an all-or-nothing batch with rejections."""
 
 
-def source_digest(source: Source) -> str:
-    """SHA-256 of the sorted (name, digest) pairs of the source's files."""
-    digest = hashlib.sha256(source.format.encode())
-    for file in sorted(source.files, key=lambda f: f.name):
+def files_digest(source_format: str, files: list[SourceFile]) -> str:
+    """SHA-256 of the format and the sorted (name, digest) pairs of the files."""
+    digest = hashlib.sha256(source_format.encode())
+    for file in sorted(files, key=lambda f: f.name):
         digest.update(f"{file.name}\x1f{file.sha256}\n".encode())
     return digest.hexdigest()
 
@@ -222,7 +226,12 @@ class _Run:
             keys = subjects.loc[subjects["study_id"] == study_id, "subject_key"]
             ids.update(writer.subject_ids(int(study_id), keys))
         subjects["subject_id"] = subjects["subject_key"].map(ids)
-        subjects["product_id"] = [writer.product_id(p) for p in subjects["product_name"]]
+        subjects["product_id"] = [
+            writer.product_id(name, target_antigen=target)
+            for name, target in zip(
+                subjects["product_name"], subjects["product_target"], strict=True
+            )
+        ]
         writer.write(
             "infusion",
             subjects.assign(infusion_number=1, source_key="infusion|1")[
@@ -271,7 +280,7 @@ class _Run:
                 continue
             ready = frame.assign(subject_id=frame["subject_key"].map(self.context["subject_id"]))
             outcome = self.writer.write(table, ready.drop(columns=["subject_key"]))
-            self._count_outcome(report, outcome)
+            self.count_outcome(report, outcome)
             if outcome.duplicate_rows:
                 self.reject(
                     rejections.rejections(
@@ -288,11 +297,11 @@ class _Run:
         del frame, kind
         for name in self.files:
             if name.startswith("subjects") or name.lower().startswith("dm"):
-                self._count_outcome(self.files[name], outcome)
+                self.count_outcome(self.files[name], outcome)
                 return
 
     @staticmethod
-    def _count_outcome(report: FileReport, outcome: WriteOutcome) -> None:
+    def count_outcome(report: FileReport, outcome: WriteOutcome) -> None:
         report.inserted += outcome.inserted
         report.updated += outcome.updated
         report.unchanged += outcome.unchanged
@@ -306,15 +315,74 @@ def load_source(
     policy: str = ALL_OR_NOTHING,
     progress: Progress | None = None,
 ) -> LoadReport:
-    """Load ``source`` into the store at ``database_url`` as one batch (see module docstring)."""
+    """Load a tidy, SDTM or mapped export as one batch (see the module docstring)."""
+
+    def write(run: _Run) -> None:
+        for chunk in source.chunks():
+            run.take(chunk)
+        run.write_subjects()
+        for problem in source.log.problems:
+            run.reject(problem)
+
+    return run_batch(
+        source.format,
+        source.display_path,
+        source.files,
+        write,
+        notes=source.log.notes,
+        database_url=database_url,
+        actor=actor,
+        policy=policy,
+        progress=progress,
+    )
+
+
+def load_faers(
+    paths: Sequence[Path],
+    *,
+    database_url: str,
+    actor: str,
+    policy: str = ALL_OR_NOTHING,
+    progress: Progress | None = None,
+) -> LoadReport:
+    """Load FAERS / legacy AERS quarterly files into the spontaneous-report tables."""
+    export = read_faers(paths)
+    display = ", ".join(str(p) for p in paths)
+    return run_batch(
+        "faers",
+        display,
+        export.files,
+        lambda run: write_faers(export, run),
+        notes=export.notes,
+        database_url=database_url,
+        actor=actor,
+        policy=policy,
+        progress=progress,
+    )
+
+
+def run_batch(
+    source_format: str,
+    display_path: str,
+    files: list[SourceFile],
+    write: Callable[[_Run], None],
+    *,
+    notes: list[str],
+    database_url: str,
+    actor: str,
+    policy: str,
+    progress: Progress | None,
+) -> LoadReport:
+    """Run ``write`` inside one batch transaction, with the policy, rejection and recording
+    rules of the module docstring."""
     if policy not in (ALL_OR_NOTHING, ACCEPT_PARTIAL):
         raise ValueError(f"policy must be {ALL_OR_NOTHING} or {ACCEPT_PARTIAL}")
-    digest = source_digest(source)
+    digest = files_digest(source_format, files)
     manifest: dict[str, Any] = {
-        "source_path": source.display_path,
+        "source_path": display_path,
         "source_sha256": digest,
-        "source_format": source.format,
-        "files": [f.manifest() for f in source.files],
+        "source_format": source_format,
+        "files": [f.manifest() for f in files],
         "loaded_by": actor,
         "policy": policy,
     }
@@ -323,7 +391,7 @@ def load_source(
     try:
         with make_session() as session:
             with session.begin():
-                previous = previous_identical_batch(session, digest, source.format)
+                previous = previous_identical_batch(session, digest, source_format)
                 previous_id = previous.load_batch_id if previous is not None else None
             if previous_id is not None:
                 return _unchanged(session, manifest, previous_id, actor)
@@ -332,22 +400,18 @@ def load_source(
                     batch = begin_batch(session, **manifest)
                     writer = BatchWriter(session, batch, actor=actor)
                     run = _Run(writer, policy=policy, progress=progress)
-                    for chunk in source.chunks():
-                        run.take(chunk)
-                    run.write_subjects()
-                    for problem in source.log.problems:
-                        run.reject(problem)
+                    write(run)
                     if run.rejected_count and policy == ALL_OR_NOTHING:
                         raise _RejectedBatch
                     writer.close()
                     status = "partial" if run.rejected_count else "committed"
-                    _finish(session, batch, run, status, actor, source.log.notes)
-                    return _report(batch.load_batch_id, status, run, source.log.notes)
+                    _finish(session, batch, run, status, actor, notes)
+                    return _report(batch.load_batch_id, status, run, notes)
             except _RejectedBatch:
                 with session.begin():
                     batch = begin_batch(session, **manifest, status="rejected")
-                    _finish(session, batch, run, "rejected", actor, source.log.notes)
-                return _report(batch.load_batch_id, "rejected", run, source.log.notes)
+                    _finish(session, batch, run, "rejected", actor, notes)
+                return _report(batch.load_batch_id, "rejected", run, notes)
             except Exception as error:
                 with session.begin():
                     batch = begin_batch(session, **manifest, status="failed")
@@ -355,6 +419,88 @@ def load_source(
                 raise
     finally:
         engine.dispose()
+
+
+# ---- FAERS ------------------------------------------------------------------------------------
+
+
+def write_faers(export: FaersExport, run: _Run) -> None:
+    """Write the cases, drugs and reactions of a FAERS export in one batch, file by file."""
+    run.reject(export.rejections)
+    for frame in (export.cases, export.drugs, export.reactions):
+        for name, rows in frame.groupby("_file").size().items():
+            run.report(str(name)).rows_read += int(rows)
+    for name in export.rejections["file"].dropna().unique():
+        run.report(str(name))
+    if not run.writing:
+        return
+    cases = export.cases
+    event, _ = impute(parse_dates(cases["event_date_source_value"].fillna("")), "first")
+    received, _ = impute(parse_dates(cases["fda_received_date_source_value"].fillna("")), "first")
+    case_rows = cases.drop(columns=["_file", "_row", "_key", "fda_received_date_source_value"])
+    case_rows = case_rows.assign(
+        event_date=event.dt.date.where(event.notna(), None),
+        fda_received_date=received.dt.date.where(received.notna(), None),
+        source_key=cases["_key"],
+        source_row=cases["_row"],
+    )
+    _write_per_file(run, "icsr_case", case_rows, cases["_file"])
+    ids: dict[str, int] = {}
+    for source_name in cases["source"].unique():
+        keys = cases.loc[cases["source"] == source_name, "report_key"]
+        run.writer.refresh_latest_versions(str(source_name), cases.loc[keys.index, "case_key"])
+        ids.update(run.writer.case_ids(str(source_name), keys))
+    _write_faers_children(run, export.drugs, ids, "icsr_drug")
+    _write_faers_children(run, export.reactions, ids, "icsr_reaction")
+
+
+def _write_faers_children(run: _Run, frame: pd.DataFrame, ids: dict[str, int], table: str) -> None:
+    case_id = frame["report_key"].map(ids)
+    orphan = case_id.isna()
+    found = rejections.rejections(
+        "",
+        rows=frame.loc[orphan, "_row"],
+        field="report_key",
+        values=frame.loc[orphan, "report_key"],
+        rule="case_rejected",
+        reason="its report was rejected in DEMO, so it cannot be loaded",
+    )
+    run.reject(found.assign(file=frame.loc[orphan, "_file"].to_numpy()))
+    rows = frame[~orphan].assign(icsr_case_id=case_id[~orphan].astype(int))
+    if table == "icsr_drug":
+        start, _ = impute(parse_dates(rows["start_date_source_value"].fillna("")), "first")
+        end, _ = impute(parse_dates(rows["end_date_source_value"].fillna("")), "last")
+        rows = rows.assign(
+            start_date=start.dt.date.where(start.notna(), None),
+            end_date=end.dt.date.where(end.notna(), None),
+            product_id=pd.array(
+                [None if p is None else run.writer.product_id(p) for p in rows["product"]],
+                dtype="Int64",
+            ),
+        ).drop(columns=["product", "start_date_source_value", "end_date_source_value"])
+    files = rows["_file"]
+    rows = rows.drop(columns=["report_key", "quarter", "_file", "_key", "_row"]).assign(
+        source_key=rows["_key"], source_row=rows["_row"]
+    )
+    if run.writing:
+        _write_per_file(run, table, rows, files)
+
+
+def _write_per_file(run: _Run, table: str, rows: pd.DataFrame, files: pd.Series) -> None:
+    for name in files.unique():
+        outcome = run.writer.write(table, rows[files == name])
+        _Run.count_outcome(run.report(str(name)), outcome)
+        if outcome.duplicate_rows:
+            run.reject(
+                rejections.rejections(
+                    str(name),
+                    rows=pd.Series(outcome.duplicate_rows),
+                    field=None,
+                    values=None,
+                    rule="duplicate",
+                    reason="duplicate of a row loaded earlier in this batch",
+                )
+            )
 
 
 def _finish(session: Any, batch: Any, run: _Run, status: str, actor: str, notes: list[str]) -> None:

@@ -15,6 +15,8 @@ Internal columns a reader may add (never part of the tidy contract):
     Specimen of a measurement, MRD method, dictionary-coded AE term, free-text AE description.
 ``_day_zero_anchored``
     Subjects only: the source gives days after infusion, not calendar dates.
+``_target_antigen``
+    Subjects only: the antigen an investigational product targets (e.g. CD22).
 
 Imputation of partial dates (kept as given in ``*_source_value`` and flagged):
 
@@ -241,6 +243,7 @@ def prepare_subjects(frame: pd.DataFrame, file: str) -> Prepared:
             "diagnosis": diagnosis["value"],
             "weight_kg": weight["value"],
             "product_name": _text(frame, "product"),
+            "product_target": _nullable(_text(frame, "_target_antigen")),
             "infusion_date": infusion_day,
             "day_zero_anchored": _text(frame, "_day_zero_anchored").eq("true"),
             "dose_cells": dose["value"],
@@ -481,11 +484,12 @@ def prepare_medications(frame: pd.DataFrame, file: str, context: pd.DataFrame) -
     started = parse_dates(_text(frame, "started_at"))
     unknown_start = _text(frame, "_started_unknown").eq("true") & started["empty"]
     rej.reject(
-        started["invalid"] | (started["empty"] & ~unknown_start),
+        started["empty"] & ~unknown_start,
         "started_at",
-        "date",
-        "started_at must be an ISO 8601 date or date-time",
+        "required",
+        "started_at is empty; a value is required",
     )
+    rej.reject(started["invalid"], "started_at", "date", "started_at is not an ISO 8601 date")
     ended = parse_dates(_text(frame, "ended_at"))
     rej.reject(ended["invalid"], "ended_at", "date", "ended_at is not an ISO 8601 date")
     infusion = _subject_dates(context, subject, "infusion_date")

@@ -208,14 +208,13 @@ def load(
     """Load an export into the store as one batch; exit 1 when anything was rejected."""
     from rich.progress import Progress, SpinnerColumn, TextColumn
 
-    from etl import UnknownFormat, open_source
-    from etl.load import ACCEPT_PARTIAL, ALL_OR_NOTHING, load_source
+    from etl import FORMATS, load
+    from etl.load import ACCEPT_PARTIAL, ALL_OR_NOTHING
 
     state = _state(ctx)
-    try:
-        source = open_source(paths, export_format)
-    except (UnknownFormat, ValueError) as error:
-        raise typer.BadParameter(str(error), param_hint="--format") from error
+    if export_format not in FORMATS and not export_format.startswith("mapping:"):
+        choices = ", ".join((*FORMATS, "mapping:FILE.yaml"))
+        raise typer.BadParameter(f"choose one of {choices}", param_hint="--format")
     columns = (
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -232,13 +231,16 @@ def load(
             bar.update(tasks[file], completed=rows)
 
         try:
-            report = load_source(
-                source,
+            report = load(
+                paths,
+                export_format,
                 database_url=state.database_url,
                 actor=current_actor(),
                 policy=ACCEPT_PARTIAL if accept_partial else ALL_OR_NOTHING,
                 progress=progress,
             )
+        except ValueError as error:  # a reader refused its input (file names, mapping)
+            raise typer.BadParameter(str(error)) from error
         except Exception as error:  # the store is unchanged; the batch is recorded as failed
             err_console.print(f"[red]load failed, nothing was written: {error}[/red]")
             raise typer.Exit(1) from error

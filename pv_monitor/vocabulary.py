@@ -107,8 +107,9 @@ CEREBRAL_EDEMA_FINDINGS = ("none", "focal", "diffuse")
 ANTIGEN_STATUSES = ("positive", "dim", "negative", "lineage_switch")
 """Target-antigen phenotype of relapse blasts (clinical.md §6.2)."""
 RESPONSES = ("CR", "sCR", "CRi", "VGPR", "PR", "MR", "SD", "PD", "relapse", "NE")
-"""Disease response: ALL (CR, CRi), lymphoma (Lugano 2014 CMR/PMR/NMR/PMD load as CR/PR/SD/PD)
-and myeloma (IMWG sCR, CR, VGPR, PR, MR, SD, PD); NE = not evaluable."""
+"""Disease response: ALL (CR, CRi), lymphoma (Lugano 2014 metabolic CMR/PMR/NMR/PMD and
+anatomic CAR/PAR/SAD/PAD load as CR/PR/SD/PD) and myeloma (IMWG sCR, CR, VGPR, PR, MR, SD, PD);
+NE = not evaluable."""
 BOOLEAN_VALUES = ("true", "false")
 
 
@@ -246,7 +247,8 @@ VALUE_ALIASES: MappingProxyType[str, MappingProxyType[str, str]] = MappingProxyT
     "SEIZURE": MappingProxyType({"no": "none", "n": "none", "false": "none"}),
     "CEREBRAL_EDEMA": MappingProxyType({"no": "none", "n": "none", "absent": "none"}),
     "RESPONSE": MappingProxyType({
-        "cmr": "CR", "pmr": "PR", "nmr": "SD", "pmd": "PD", "complete_response": "CR",
+        "cmr": "CR", "pmr": "PR", "nmr": "SD", "pmd": "PD", "car": "CR", "par": "PR",
+        "sad": "SD", "pad": "PD", "complete_response": "CR",
         "complete_remission": "CR", "partial_response": "PR", "stable_disease": "SD",
         "progressive_disease": "PD", "progression": "PD", "relapsed": "relapse",
         "very_good_partial_response": "VGPR", "stringent_complete_response": "sCR",

@@ -16,8 +16,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-ROW = "_row"
-"""Column holding the 1-based data row number in the file."""
+from etl.contracts import ROW
+
+__all__ = ["CHUNK_ROWS", "MAX_FIELD_BYTES", "ROW", "FileProblem", "SourceFile", "read_csv_chunks"]
+
 CHUNK_ROWS = 200_000
 MAX_FIELD_BYTES = 16 * 1024 * 1024
 """Largest field the reader accepts (and its read block size)."""

@@ -1,0 +1,552 @@
+"""The FAERS / legacy AERS reader on the real 100-report samples and on small hand-written files.
+
+Counts on the samples were measured on the files in shared/data/faers_sample (see its SOURCE.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from etl.rejections import COLUMNS
+from etl.sources.faers import (
+    CASE_COLUMNS,
+    DRUG_COLUMNS,
+    REACTION_COLUMNS,
+    FaersExport,
+    read_faers,
+)
+
+FAERS_DEMO = (
+    "primaryid$caseid$caseversion$i_f_code$event_dt$fda_dt$rept_cod$age$age_cod$sex$wt$wt_cod"
+    "$occp_cod$reporter_country$occr_country"
+)
+FAERS_DRUG = (
+    "primaryid$caseid$drug_seq$role_cod$drugname$prod_ai$route$dose_amt$dose_unit$dechal$rechal"
+)
+FAERS_REAC = "primaryid$caseid$pt$drug_rec_act"
+
+
+def faers_2017q2(shared_data: Path) -> Path:
+    return shared_data / "faers_sample" / "faers_ascii_2017q2" / "ascii"
+
+
+def aers_2004q1(shared_data: Path) -> Path:
+    return shared_data / "faers_sample" / "aers_ascii_2004q1" / "ascii"
+
+
+def write(folder: Path, name: str, *lines: str) -> Path:
+    """A '$'-delimited file with LF line endings."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return path
+
+
+def demo_row(
+    primaryid: str, caseid: str, version: str = "1", *, age: str = "40", sex: str = "F"
+) -> str:
+    return f"{primaryid}${caseid}${version}$I$20170101$20170405$EXP${age}$YR${sex}$70$KG$MD$US$US"
+
+
+def drug_row(primaryid: str, seq: str, name: str, prod_ai: str = "", dose: str = "") -> str:
+    return f"{primaryid}$x${seq}$PS${name}${prod_ai}$Oral${dose}$MG$U$U"
+
+
+def quarter(
+    folder: Path,
+    *,
+    demo: tuple[str, ...] = (),
+    drug: tuple[str, ...] = (),
+    reac: tuple[str, ...] = (),
+    suffix: str = "17Q2",
+) -> Path:
+    """A small FAERS-layout quarter: DEMO always, DRUG and REAC when given."""
+    write(folder, f"DEMO{suffix}.txt", FAERS_DEMO, *demo)
+    if drug:
+        write(folder, f"DRUG{suffix}.txt", FAERS_DRUG, *drug)
+    if reac:
+        write(folder, f"REAC{suffix}.txt", FAERS_REAC, *reac)
+    return folder
+
+
+def rejected(export: FaersExport) -> list[dict[str, object]]:
+    """The rejections as plain records (row numbers as int, missing as None)."""
+    frame = export.rejections.astype(object)
+    frame = frame.where(frame.notna(), None)
+    records = [{str(k): v for k, v in record.items()} for record in frame.to_dict("records")]
+    for record in records:
+        if record["row"] is not None:
+            record["row"] = int(str(record["row"]))
+    return records
+
+
+# --- the real 2017Q2 FAERS sample ----------------------------------------------------------------
+
+
+def test_faers_2017q2_counts(shared_data: Path) -> None:
+    export = read_faers([faers_2017q2(shared_data)])
+    assert sorted(f.name for f in export.files) == [
+        "DEMO17Q2.txt", "DRUG17Q2.txt", "INDI17Q2.txt", "OUTC17Q2.txt", "REAC17Q2.txt",
+        "RPSR17Q2.txt", "THER17Q2.txt",
+    ]  # fmt: skip
+    assert len(export.cases) == 100
+    assert len(export.drugs) == 328
+    # REAC17Q2.txt has 286 data rows and no report lists the same PT twice (not even in another
+    # case), so removing duplicate PTs removes nothing: all 286 are kept.
+    assert len(export.reactions) == 286
+    assert export.rejections.empty
+    assert list(export.rejections.columns) == list(COLUMNS)
+    assert export.notes == []
+    assert tuple(export.cases.columns) == CASE_COLUMNS
+    assert tuple(export.drugs.columns) == DRUG_COLUMNS
+    assert tuple(export.reactions.columns) == REACTION_COLUMNS
+    assert set(export.cases["source"]) == {"faers"}
+    assert set(export.cases["quarter"]) == set(export.drugs["quarter"]) == {"2017Q2"}
+    assert export.cases["_key"].is_unique and export.drugs["_key"].is_unique
+    assert export.reactions["_key"].is_unique
+
+
+def test_faers_2017q2_case_values(shared_data: Path) -> None:
+    cases = read_faers([faers_2017q2(shared_data)]).cases.set_index("report_key")
+    case = cases.loc["111440772"]
+    assert case["case_key"] == "11144077"
+    assert case["case_version"] == 2
+    assert case["initial_or_followup"] == "F"
+    assert case["event_date_source_value"] is None  # empty event_dt
+    assert case["fda_received_date_source_value"] == "20170417"
+    assert (case["report_type"], case["age"], case["age_unit"]) == ("EXP", 40.0, "YR")
+    assert (case["sex"], case["reporter_occupation"]) == ("M", "MD")
+    assert (case["reporter_country"], case["occurrence_country"]) == ("US", "US")
+    assert case["outcomes"] == "OT"
+    assert case["report_sources"] is None
+    assert case["_key"] == "DEMO|111440772"
+    assert cases.loc["109792364", "event_date_source_value"] == "2003"  # partial date as given
+    assert str(cases["case_version"].dtype) == "Int64"
+    # 59 distinct reports appear in OUTC17Q2.txt; several codes are sorted and joined.
+    assert cases["outcomes"].notna().sum() == 59
+    assert cases["outcomes"].value_counts()["HO;LT;OT"] == 2
+    assert cases["report_sources"].dropna().to_dict() == {"136190021": "HP", "136554421": "HP"}
+    assert cases["initial_or_followup"].value_counts().to_dict() == {"I": 68, "F": 32}
+    # The 100 sampled reports belong to 100 different cases, so each is its case's latest.
+    assert cases["case_key"].nunique() == 100
+    assert cases["is_latest"].dtype == bool and cases["is_latest"].all()
+
+
+def test_faers_2017q2_drugs_join_therapy_and_indications(shared_data: Path) -> None:
+    drugs = read_faers([faers_2017q2(shared_data)]).drugs
+    xeljanz = drugs[(drugs["report_key"] == "115630624") & (drugs["drug_seq"] == 1)].iloc[0]
+    assert xeljanz["drug_name"] == "XELJANZ"
+    # THER17Q2.txt: 115630624$11563062$1$20150327$201507$$
+    assert xeljanz["start_date_source_value"] == "20150327"
+    assert xeljanz["end_date_source_value"] == "201507"
+    assert xeljanz["indication"] == "Rheumatoid arthritis"
+    doxorubicin = drugs[drugs["_key"] == "DRUG|111440772|1"].iloc[0]
+    assert (doxorubicin["drug_name"], doxorubicin["active_ingredient"]) == (
+        "Doxorubicin",
+        "DOXORUBICIN",
+    )
+    assert doxorubicin["route"] == "Unknown"
+    # Every one of the 142 THER and 232 INDI rows names a different drug.
+    dated = drugs["start_date_source_value"].notna() | drugs["end_date_source_value"].notna()
+    assert dated.sum() == 142
+    assert drugs["indication"].notna().sum() == 232
+    assert drugs["drug_seq"].dtype == "int64"
+    assert drugs["dose_amount"].dtype == "float64"
+    assert drugs["product"].isna().all()  # no CAR-T product before 2017Q3
+
+
+# --- the real 2004Q1 legacy AERS sample ----------------------------------------------------------
+
+
+def test_aers_2004q1_counts_and_layout(shared_data: Path) -> None:
+    export = read_faers([aers_2004q1(shared_data)])
+    assert len(export.cases) == 100
+    assert len(export.drugs) == 386
+    assert len(export.reactions) == 416  # 416 REAC rows, no repeated PT within a report
+    assert export.rejections.empty
+    assert set(export.cases["source"]) == {"aers"}
+    assert set(export.cases["quarter"]) == {"2004Q1"}
+    assert export.cases["case_version"].isna().all()
+    assert export.cases["reporter_country"].isna().all()
+    assert export.drugs["active_ingredient"].isna().all()
+    # The trailing v23/v13/v3/v7 columns (from the line-final '$') are empty and dropped.
+    for frame in (export.cases, export.drugs, export.reactions):
+        assert not {"v23", "v13", "v7", "v3", ""} & set(frame.columns)
+    assert export.notes == [
+        "THER04Q1.TXT: 23 rows give several therapy periods for 4 drug(s); kept the earliest "
+        "start_dt and the latest end_dt of each drug"
+    ]
+
+
+def test_aers_2004q1_values(shared_data: Path) -> None:
+    export = read_faers([aers_2004q1(shared_data)])
+    cases = export.cases.set_index("report_key")
+    assert cases["sex"].value_counts(dropna=False).to_dict() == {
+        "F": 58, "M": 37, None: 4, "UNK": 1,
+    }  # fmt: skip
+    assert (cases.loc["4265584", "weight"], cases.loc["4265584", "weight_unit"]) == (152.0, "LBS")
+    assert cases.loc["4263742", "case_key"] == "4061110"
+    assert cases.loc["4263742", "outcomes"] == "HO"
+    assert cases.loc["4263742", "report_sources"] == "FGN;HP;OTH"
+    assert cases.loc["4263742", "initial_or_followup"] == "I"
+    assert cases["is_latest"].all()  # 100 different cases
+    drugs = export.drugs.set_index(["report_key", "drug_seq"])
+    # THER04Q1.TXT: 4263742$1004492716$20031115$20031115$$$
+    assert drugs.loc[("4263742", 1004492716), "start_date_source_value"] == "20031115"
+    assert drugs.loc[("4263742", 1004492716), "end_date_source_value"] == "20031115"
+    # Eight THER rows for THALOMID (4312209, 1004680662): earliest start 20031008 (line 74),
+    # latest end 20040218 (line 80, whose start is empty).
+    thalomid = ("4312209", 1004680662)
+    assert drugs.loc[thalomid, "drug_name"] == "THALOMID"
+    assert drugs.loc[thalomid, "start_date_source_value"] == "20031008"
+    assert drugs.loc[thalomid, "end_date_source_value"] == "20040218"
+    # INDI04Q1.TXT has two rows for drug 1004579265 of report 4283782.
+    assert drugs.loc[("4283782", 1004579265), "indication"] == "MYOCARDIAL INFARCTION; PROPHYLAXIS"
+    assert drugs["indication"].str.contains("; ", na=False).sum() == 7
+
+
+def test_two_quarters_in_one_call(shared_data: Path) -> None:
+    export = read_faers([shared_data / "faers_sample"])
+    assert len(export.files) == 14
+    assert export.cases["quarter"].value_counts().to_dict() == {"2004Q1": 100, "2017Q2": 100}
+    assert export.drugs["quarter"].value_counts().to_dict() == {"2004Q1": 386, "2017Q2": 328}
+    assert export.reactions["quarter"].value_counts().to_dict() == {"2004Q1": 416, "2017Q2": 286}
+    assert export.cases.groupby("quarter")["source"].unique().map(list).to_dict() == {
+        "2004Q1": ["aers"],
+        "2017Q2": ["faers"],
+    }
+
+
+# --- small hand-written files ---------------------------------------------------------------------
+
+
+def test_legacy_fda_form_with_line_final_dollar(tmp_path: Path) -> None:
+    folder = tmp_path / "aers"
+    write(folder, "DEMO04Q1.TXT",
+          "ISR$CASE$I_F_COD$FOLL_SEQ$IMAGE$EVENT_DT$MFR_DT$FDA_DT$REPT_COD$AGE$AGE_COD$GNDR_COD$WT"
+          "$WT_COD$OCCP_COD$",
+          "4000001$3000001$I$$4000001-1$20031115$$20040102$EXP$42$YR$M$80$KG$MD$",
+          "4000002$3000002$F$$4000002-1$$$20040105$PER$$$F$$$$")  # fmt: skip
+    write(folder, "DRUG04Q1.TXT",
+          "ISR$DRUG_SEQ$ROLE_COD$DRUGNAME$VAL_VBM$ROUTE$DOSE_VBM$DECHAL$RECHAL$",
+          "4000001$1001$PS$ASPIRIN$1$ORAL$100 MG$Y$N$",
+          "4000002$1002$SS$YESCARTA$1$INTRAVENOUS$$$$")  # fmt: skip
+    write(folder, "REAC04Q1.TXT", "ISR$PT$", "4000001$NAUSEA$", "4000002$PYREXIA$")
+    write(folder, "THER04Q1.TXT", "ISR$DRUG_SEQ$START_DT$END_DT$DUR$DUR_COD$",
+          "4000001$1001$20031101$20031110$$$")  # fmt: skip
+    write(folder, "INDI04Q1.TXT", "ISR$DRUG_SEQ$INDI_PT$", "4000001$1001$HEADACHE$")
+    write(folder, "OUTC04Q1.TXT", "ISR$OUTC_COD$", "4000001$HO$")
+    export = read_faers([folder])
+    assert export.rejections.empty
+    assert export.notes == []
+    cases = export.cases
+    assert cases["report_key"].tolist() == ["4000001", "4000002"]
+    assert cases["source"].tolist() == ["aers", "aers"]
+    assert cases["sex"].tolist() == ["M", "F"]
+    assert cases["age"].tolist()[0] == 42.0 and pd.isna(cases["age"].tolist()[1])
+    assert cases["initial_or_followup"].tolist() == ["I", "F"]
+    assert cases["outcomes"].tolist() == ["HO", None]
+    assert cases["quarter"].tolist() == ["2004Q1", "2004Q1"]
+    drugs = export.drugs
+    assert drugs["drug_seq"].tolist() == [1001, 1002]
+    assert drugs["start_date_source_value"].tolist() == ["20031101", None]
+    assert drugs["end_date_source_value"].tolist() == ["20031110", None]
+    assert drugs["indication"].tolist() == ["HEADACHE", None]
+    assert drugs["product"].tolist() == [None, "axicabtagene ciloleucel"]
+    assert export.reactions["preferred_term"].tolist() == ["NAUSEA", "PYREXIA"]
+
+
+def test_a_trailing_column_with_values_is_reported(tmp_path: Path) -> None:
+    folder = quarter(tmp_path / "q", demo=(demo_row("11", "1"),))
+    write(
+        folder,
+        "REAC17Q2.txt",
+        "primaryid$caseid$pt$drug_rec_act$v3",
+        "11$1$Nausea$$",
+        "11$1$Rash$$oops",
+    )
+    export = read_faers([folder])
+    assert export.reactions["preferred_term"].tolist() == ["Nausea", "Rash"]
+    assert export.notes == [
+        "REAC17Q2.txt: the last column 'v3' looks like the empty field after a line-final '$' "
+        "but holds values in 1 row(s); they were ignored"
+    ]
+
+
+def test_drug_whose_report_is_not_in_demo_is_rejected(tmp_path: Path) -> None:
+    folder = quarter(
+        tmp_path / "q",
+        demo=(demo_row("11", "1"),),
+        drug=(drug_row("11", "1", "ASPIRIN"), drug_row("99", "1", "IBUPROFEN")),
+    )
+    export = read_faers([folder])
+    assert export.drugs["_key"].tolist() == ["DRUG|11|1"]
+    assert rejected(export) == [
+        {"file": "DRUG17Q2.txt", "row": 2, "field": "primaryid", "value": "99",
+         "rule": "not_in_demo", "reason": "report 99 is not in DEMO"},
+    ]  # fmt: skip
+
+
+def test_non_numeric_age_rejects_the_case_but_keeps_its_drugs(tmp_path: Path) -> None:
+    folder = quarter(
+        tmp_path / "q",
+        demo=(demo_row("11", "1", age="abc"), demo_row("21", "2", age=" 7.5 ")),
+        drug=(drug_row("11", "1", "ASPIRIN"),),
+    )
+    export = read_faers([folder])
+    assert export.cases["report_key"].tolist() == ["21"]
+    assert export.cases["age"].tolist() == [7.5]
+    assert rejected(export) == [
+        {"file": "DEMO17Q2.txt", "row": 1, "field": "age", "value": "abc",
+         "rule": "not_a_number", "reason": "age 'abc' is not a number"},
+    ]  # fmt: skip
+    assert export.drugs["report_key"].tolist() == ["11"]
+    assert export.notes == [
+        "1 DRUG row(s) and 0 REAC row(s) belong to reports whose DEMO row was rejected; they "
+        "are kept, but those reports have no case row"
+    ]
+
+
+def test_duplicate_reaction_is_rejected_ignoring_case(tmp_path: Path) -> None:
+    folder = quarter(
+        tmp_path / "q",
+        demo=(demo_row("11", "1"),),
+        reac=("11$1$Nausea$", "11$1$Rash$", "11$1$ nausea $1"),
+    )
+    export = read_faers([folder])
+    assert export.reactions["preferred_term"].tolist() == ["Nausea", "Rash"]
+    assert export.reactions["_key"].tolist() == ["REAC|11|Nausea", "REAC|11|Rash"]
+    assert rejected(export) == [
+        {"file": "REAC17Q2.txt", "row": 3, "field": "pt", "value": "nausea", "rule": "duplicate",
+         "reason": "reaction 'nausea' of report 11 already appears in row 1 of REAC17Q2.txt"},
+    ]  # fmt: skip
+
+
+def test_unknown_outcome_and_report_source_codes_are_rejected(tmp_path: Path) -> None:
+    folder = quarter(tmp_path / "q", demo=(demo_row("11", "1"),))
+    write(folder, "OUTC17Q2.txt", "primaryid$caseid$outc_cod",
+          "11$1$OT", "11$1$XX", "11$1$de", "11$1$OT")  # fmt: skip
+    write(folder, "RPSR17Q2.txt", "primaryid$caseid$rpsr_cod", "11$1$HP", "11$1$ZZZ")
+    export = read_faers([folder])
+    assert export.cases["outcomes"].tolist() == ["DE;OT"]  # sorted, unique, upper case
+    assert export.cases["report_sources"].tolist() == ["HP"]
+    assert [(r["file"], r["row"], r["value"], r["rule"]) for r in rejected(export)] == [
+        ("OUTC17Q2.txt", 2, "XX", "unknown_code"),
+        ("RPSR17Q2.txt", 2, "ZZZ", "unknown_code"),
+    ]
+    assert rejected(export)[0]["reason"] == (
+        "outcome code 'XX' is not one of DE, LT, HO, DS, CA, RI, OT"
+    )
+    assert rejected(export)[0]["field"] == "outc_cod"
+
+
+def test_missing_demo_is_one_file_rejection_and_empty_frames(tmp_path: Path) -> None:
+    folder = tmp_path / "q"
+    write(folder, "DRUG17Q2.txt", FAERS_DRUG, drug_row("11", "1", "ASPIRIN"))
+    write(folder, "REAC17Q2.txt", FAERS_REAC, "11$1$Nausea$")
+    export = read_faers([folder])
+    assert rejected(export) == [
+        {"file": "DEMO17Q2", "row": None, "field": None, "value": None, "rule": "missing_demo",
+         "reason": "there is no DEMO file for 2017Q2, so its reports are unknown; not read: "
+                   "DRUG17Q2.txt, REAC17Q2.txt"},
+    ]  # fmt: skip
+    assert export.files == []
+    assert export.cases.empty and export.drugs.empty and export.reactions.empty
+    assert tuple(export.cases.columns) == CASE_COLUMNS
+    assert tuple(export.drugs.columns) == DRUG_COLUMNS
+    assert tuple(export.reactions.columns) == REACTION_COLUMNS
+
+
+def test_unreadable_demo_leaves_the_quarter_unread(tmp_path: Path) -> None:
+    folder = tmp_path / "q"
+    write(folder, "DRUG17Q2.txt", FAERS_DRUG, drug_row("11", "1", "ASPIRIN"))
+    (folder / "DEMO17Q2.txt").write_bytes(b"")
+    export = read_faers([folder])
+    assert [(r["file"], r["rule"]) for r in rejected(export)] == [("DEMO17Q2.txt", "empty_file")]
+    assert export.notes == ["2017Q2: no usable DEMO file, so these were not read: DRUG17Q2.txt"]
+    assert [f.name for f in export.files] == ["DEMO17Q2.txt"]
+    assert export.drugs.empty
+
+
+def test_missing_required_column_rejects_the_file(tmp_path: Path) -> None:
+    folder = quarter(tmp_path / "q", demo=(demo_row("11", "1"),))
+    write(folder, "DRUG17Q2.txt", "primaryid$caseid$drug_seq$role_cod", "11$1$1$PS")
+    write(folder, "REAC17Q2.txt", "caseid$pt", "1$Nausea")
+    export = read_faers([folder])
+    assert len(export.cases) == 1
+    assert export.drugs.empty and export.reactions.empty
+    assert rejected(export) == [
+        {"file": "DRUG17Q2.txt", "row": None, "field": None, "value": None,
+         "rule": "missing_columns",
+         "reason": "the DRUG file (FAERS layout) lacks the required column(s) drugname; its "
+                   "rows were not read"},
+        {"file": "REAC17Q2.txt", "row": None, "field": None, "value": None,
+         "rule": "missing_columns",
+         "reason": "the REAC file has neither a primaryid column (FAERS) nor an isr column "
+                   "(legacy AERS), so its rows cannot be tied to reports; its rows were not read"},
+    ]  # fmt: skip
+
+
+def test_faers_demo_without_caseversion_is_rejected(tmp_path: Path) -> None:
+    folder = tmp_path / "q"
+    write(folder, "DEMO17Q2.txt", "primaryid$caseid$age", "11$1$40")
+    export = read_faers([folder])
+    assert export.cases.empty
+    assert rejected(export)[0]["rule"] == "missing_columns"
+    assert "caseversion" in str(rejected(export)[0]["reason"])
+
+
+def test_car_t_drug_is_mapped_by_name_or_active_ingredient(tmp_path: Path) -> None:
+    folder = quarter(
+        tmp_path / "q",
+        demo=(demo_row("11", "1"),),
+        drug=(
+            drug_row("11", "1", "YESCARTA"),
+            drug_row("11", "2", "CAR-T CELLS", "AXICABTAGENE CILOLEUCEL"),
+            drug_row("11", "3", "Kymriah"),
+            drug_row("11", "4", "TOCILIZUMAB", "TOCILIZUMAB"),
+        ),
+    )
+    drugs = read_faers([folder]).drugs
+    assert drugs["product"].tolist() == [
+        "axicabtagene ciloleucel",
+        "axicabtagene ciloleucel",
+        "tisagenlecleucel",
+        None,
+    ]
+
+
+def test_only_the_latest_version_of_a_case_is_latest(tmp_path: Path) -> None:
+    folder = quarter(
+        tmp_path / "q",
+        demo=(demo_row("1002", "100", "2"), demo_row("1001", "100", "1"), demo_row("2001", "200")),
+    )
+    cases = read_faers([folder]).cases
+    assert cases.set_index("report_key")["is_latest"].to_dict() == {
+        "1002": True, "1001": False, "2001": True,
+    }  # fmt: skip
+    assert cases["case_version"].tolist() == [2, 1, 1]
+
+
+def test_latest_version_across_quarters_follows_caseversion(tmp_path: Path) -> None:
+    quarter(tmp_path / "q1", demo=(demo_row("1003", "100", "3"),), suffix="17Q1")
+    quarter(tmp_path / "q2", demo=(demo_row("1002", "100", "2"),), suffix="17Q2")
+    cases = read_faers([tmp_path / "q2", tmp_path / "q1"]).cases
+    assert cases[["quarter", "report_key", "is_latest"]].values.tolist() == [
+        ["2017Q1", "1003", True],
+        ["2017Q2", "1002", False],
+    ]
+
+
+def test_legacy_latest_version_is_highest_isr(tmp_path: Path) -> None:
+    folder = tmp_path / "aers"
+    write(folder, "DEMO04Q1.TXT", "isr$case$i_f_cod$gndr_cod$v5",
+          "900$50$F$M$", "1000$50$F$M$", "800$50$I$M$")  # fmt: skip
+    cases = read_faers([folder]).cases
+    assert cases.set_index("report_key")["is_latest"].to_dict() == {
+        "900": False, "1000": True, "800": False,
+    }  # fmt: skip
+
+
+def test_duplicate_report_and_bad_caseversion_in_demo(tmp_path: Path) -> None:
+    folder = quarter(
+        tmp_path / "q",
+        demo=(
+            demo_row("11", "1"),
+            demo_row("11", "1", age="50"),
+            demo_row("21", "2", "2a"),
+            demo_row("31", ""),
+        ),
+    )
+    export = read_faers([folder])
+    assert export.cases["report_key"].tolist() == ["11"]
+    assert export.cases["age"].tolist() == [40.0]  # the first row is kept
+    assert [(r["row"], r["field"], r["rule"], r["reason"]) for r in rejected(export)] == [
+        (2, "primaryid", "duplicate", "report 11 already appears in row 1 of DEMO17Q2.txt"),
+        (3, "caseversion", "not_an_integer", "caseversion '2a' is not a whole number"),
+        (4, "caseid", "missing_value", "caseid is empty, so the report cannot be tied to a case"),
+    ]
+
+
+def test_drug_checks_and_therapy_and_indication_links(tmp_path: Path) -> None:
+    folder = quarter(
+        tmp_path / "q",
+        demo=(demo_row("11", "1"),),
+        drug=(
+            drug_row("11", "1", "ASPIRIN", dose="1,000"),
+            drug_row("11", "1", "ASPIRIN AGAIN"),
+            drug_row("11", "x", "PARACETAMOL"),
+            drug_row("11", "3", ""),
+            drug_row("11", "4", "IBUPROFEN", dose="400"),
+        ),
+    )
+    write(folder, "THER17Q2.txt", "primaryid$caseid$dsg_drug_seq$start_dt$end_dt$dur$dur_cod",
+          "11$1$1$20170301$20170305$$", "11$1$1$201702$2017$$", "11$1$4$$20170310$$",
+          "11$1$9$20170101$$$", "11$1$3$20170101$$$")  # fmt: skip
+    write(folder, "INDI17Q2.txt", "primaryid$caseid$indi_drug_seq$indi_pt",
+          "11$1$1$Pain", "11$1$1$Fever", "11$1$1$Pain", "11$1$4$", "11$1$7$Headache")  # fmt: skip
+    export = read_faers([folder])
+    drugs = export.drugs
+    assert drugs["drug_seq"].tolist() == [1, 4]
+    assert drugs["route"].tolist() == ["Oral", "Oral"]
+    assert pd.isna(drugs["dose_amount"].iloc[0]) and drugs["dose_amount"].iloc[1] == 400.0
+    # Two THER rows for drug 1: the earliest start is "201702" and the latest end "20170305".
+    assert drugs["start_date_source_value"].tolist() == ["201702", None]
+    assert drugs["end_date_source_value"].tolist() == ["20170305", "20170310"]
+    assert drugs["indication"].tolist() == ["Pain; Fever", None]
+    assert [(r["file"], r["row"], r["rule"], r["reason"]) for r in rejected(export)] == [
+        ("DRUG17Q2.txt", 2, "duplicate", "drug 1 of report 11 already appears in row 1 of "
+         "DRUG17Q2.txt"),
+        ("DRUG17Q2.txt", 3, "not_an_integer", "drug_seq 'x' is not a whole number"),
+        ("DRUG17Q2.txt", 4, "missing_value", "drugname is empty, so the drug is unknown"),
+        ("INDI17Q2.txt", 4, "missing_value",
+         "indi_pt is empty, so there is no indication to record"),
+        ("INDI17Q2.txt", 5, "no_such_drug", "no drug 7 in report 11"),
+        ("THER17Q2.txt", 4, "no_such_drug", "no drug 9 in report 11"),
+        ("THER17Q2.txt", 5, "drug_rejected",
+         "drug 3 of report 11 was rejected, so this therapy period was not used"),
+    ]  # fmt: skip
+    assert export.notes == [
+        "DRUG17Q2.txt: 1 dose_amt value(s) are not numbers (e.g. '1,000'); their dose_amount "
+        "is left empty",
+        "THER17Q2.txt: 2 rows give several therapy periods for 1 drug(s); kept the earliest "
+        "start_dt and the latest end_dt of each drug",
+    ]
+
+
+def test_file_names_decide_table_and_quarter(tmp_path: Path) -> None:
+    demo = write(tmp_path / "a", "demo04q1.txt", "isr$case", "5$6")
+    other = write(tmp_path / "a", "notes.txt", "hello")
+    undated = write(tmp_path / "b", "DEMO.txt", "isr$case", "7$8")
+    write(tmp_path / "c", "DELETE17Q2.txt", "123")
+    export = read_faers([demo, other, undated, tmp_path / "c", tmp_path / "nowhere"])
+    assert export.cases[["quarter", "report_key", "source"]].values.tolist() == [
+        ["2004Q1", "5", "aers"]
+    ]
+    assert [(r["file"], r["rule"]) for r in rejected(export)] == [
+        ("notes.txt", "unknown_table"),
+        ("DEMO.txt", "unknown_quarter"),
+        (str(tmp_path / "nowhere"), "missing_file"),
+    ]
+    assert export.notes == [
+        "DELETE17Q2.txt: FDA's list of deleted cases was found but not applied; deleted cases "
+        "are still in this export",
+        "demo04q1.txt: no column i_f_cod or i_f_code, event_dt, fda_dt, rept_cod, age, age_cod, "
+        "gndr_cod or sex, wt, wt_cod, occp_cod; left empty",
+    ]
+
+
+@pytest.mark.parametrize("header_case", [str.lower, str.upper])
+def test_header_names_are_compared_in_lower_case(
+    tmp_path: Path, header_case: Callable[[str], str]
+) -> None:
+    folder = tmp_path / "q"
+    write(folder, "DEMO17Q2.txt", header_case(FAERS_DEMO), demo_row("11", "1", sex=" M "))
+    cases = read_faers([folder]).cases
+    assert cases[["report_key", "case_key", "sex", "weight"]].values.tolist() == [
+        ["11", "1", "M", 70.0]
+    ]
