@@ -11,6 +11,7 @@ from pathlib import Path
 
 from etl.load import ALL_OR_NOTHING, LoadReport, Progress, load_faers, load_source
 from etl.sources import Source
+from etl.sources.mapping import MappingSource
 from etl.sources.sdtm import SdtmSource
 from etl.sources.tidy import TidySource
 
@@ -28,6 +29,8 @@ def open_source(paths: Sequence[Path], export_format: str) -> Source:
         return TidySource(paths)
     if export_format == "sdtm":
         return SdtmSource(paths)
+    if export_format.startswith("mapping:"):
+        return MappingSource(Path(export_format.removeprefix("mapping:")), paths)
     raise UnknownFormat(f"unknown format {export_format!r}; choose one of {', '.join(FORMATS)}")
 
 

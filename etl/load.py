@@ -100,6 +100,7 @@ class _Run:
         self.rejected: list[pd.DataFrame] = []
         self.rejected_count = 0
         self.subject_rows: list[pd.DataFrame] = []
+        """Prepared subjects of every subjects chunk, with the file they came from (``_file``)."""
         self.subjects_written = False
         self.context = pd.DataFrame(columns=["subject_id", "infusion_date", "death_date"])
         self.rejected_subjects: dict[str, int] = {}
@@ -136,7 +137,7 @@ class _Run:
             prepared = prepare_subjects(rows, chunk.file)
             self.reject(prepared.rejected)
             self._remember_rejected_subjects(chunk.frame, prepared.rejected, failed)
-            self.subject_rows.append(prepared.tables["subject"])
+            self.subject_rows.append(prepared.tables["subject"].assign(_file=chunk.file))
         else:
             self.write_subjects()
             context = self._context_for(rows)
@@ -204,23 +205,19 @@ class _Run:
             writer.site_id(s, k)
             for s, k in zip(subjects["study_id"], subjects["site_key"], strict=True)
         ]
-        outcome = writer.write(
-            "subject",
-            subjects[
-                [
-                    "study_id",
-                    "site_id",
-                    "subject_key",
-                    "sex",
-                    "age_years",
-                    "diagnosis",
-                    "weight_kg",
-                    "source_key",
-                    "source_row",
-                ]
-            ],
-        )
-        self._count(subjects, outcome, "subjects")
+        columns = [
+            "study_id",
+            "site_id",
+            "subject_key",
+            "sex",
+            "age_years",
+            "diagnosis",
+            "weight_kg",
+            "source_key",
+            "source_row",
+        ]
+        for file, rows in subjects.groupby("_file", sort=False):
+            self.count_outcome(self.report(str(file)), writer.write("subject", rows[columns]))
         ids: dict[str, int] = {}
         for study_id in subjects["study_id"].unique():
             keys = subjects.loc[subjects["study_id"] == study_id, "subject_key"]
@@ -292,13 +289,6 @@ class _Run:
                         reason="duplicate of a row loaded earlier in this batch",
                     )
                 )
-
-    def _count(self, frame: pd.DataFrame, outcome: WriteOutcome, kind: str) -> None:
-        del frame, kind
-        for name in self.files:
-            if name.startswith("subjects") or name.lower().startswith("dm"):
-                self.count_outcome(self.files[name], outcome)
-                return
 
     @staticmethod
     def count_outcome(report: FileReport, outcome: WriteOutcome) -> None:
@@ -408,6 +398,8 @@ def run_batch(
                     _finish(session, batch, run, status, actor, notes)
                     return _report(batch.load_batch_id, status, run, notes)
             except _RejectedBatch:
+                for report in run.files.values():  # rolled back: nothing of it was written
+                    report.inserted = report.updated = report.unchanged = 0
                 with session.begin():
                     batch = begin_batch(session, **manifest, status="rejected")
                     _finish(session, batch, run, "rejected", actor, notes)

@@ -24,7 +24,10 @@ Imputation of partial dates (kept as given in ``*_source_value`` and flagged):
   the infusion falls inside the period (an AE reported as ``2024-03`` with infusion on 15 March
   starts on 15 March);
 * resolution and end dates take the last day of the period, but not after death;
-* death dates take the first day of the period, but not before the infusion.
+* death dates take the first day of the period, but not before the infusion;
+* disease assessments (response, MRD, antigen status) take the first day of the period, but not
+  before the infusion; every other observation must give at least the day (a vital sign or a
+  lab value in "2024-03" cannot be graded).
 
 Flags (the row is loaded and ``date_flag`` says why it is suspect): ``after_death`` for anything
 dated after the day of death; ``before_day_0`` for adverse events and relapses dated before the
@@ -292,11 +295,12 @@ def prepare_observations(frame: pd.DataFrame, file: str, context: pd.DataFrame) 
     )
     when = parse_dates(_text(frame, "observed_at"))
     rej.reject(when["invalid"], "observed_at", "date", "observed_at is not an ISO 8601 date-time")
+    partial = when["precision"].isin(["year", "month"])
     rej.reject(
-        when["precision"].isin(["year", "month"]),
+        partial & ~code.isin(DISEASE_CODES),
         "observed_at",
         "date",
-        "observed_at must give at least the day",
+        "observed_at must give at least the day (only disease assessments may be partial)",
     )
     other = controlled(
         _text(frame, "other_cause"), ("true", "false"), dict(VALUE_ALIASES["BOOLEAN"])
@@ -320,10 +324,12 @@ def prepare_observations(frame: pd.DataFrame, file: str, context: pd.DataFrame) 
     alive = rej.alive
     response = category["value"].where(code == "RESPONSE", None)
     relapse = response.isin(["PD", "relapse"])
-    day = when["datetime"].dt.normalize()
+    infusion = _subject_dates(context, subject, "infusion_date")
+    assessed, assessed_flag = impute(when, "first")
+    day = _not_before_infusion(assessed.dt.normalize(), when, infusion)
     flag = _flags(
-        after_death=_after_death(when["datetime"], _subject_dates(context, subject, "death_date")),
-        before_day_0=relapse & (day < _subject_dates(context, subject, "infusion_date")),
+        after_death=_after_death(day, _subject_dates(context, subject, "death_date")),
+        before_day_0=relapse & (day < infusion),
     )
     common = {
         "subject_key": subject,
@@ -362,6 +368,8 @@ def prepare_observations(frame: pd.DataFrame, file: str, context: pd.DataFrame) 
         {
             **common,
             "assessed_on": day.dt.date,
+            "assessed_on_source_value": _nullable(_text(frame, "observed_at")),
+            "date_imputation": assessed_flag,
             "response": response,
             "is_relapse": relapse,
             "mrd_fraction": converted["value"].where(code == "MRD"),
@@ -379,11 +387,11 @@ def prepare_observations(frame: pd.DataFrame, file: str, context: pd.DataFrame) 
 
 
 def iso_minutes(text: pd.Series, when: pd.DataFrame) -> pd.Series:
-    """``YYYY-MM-DDTHH:MM`` of each parsed date-time (the text itself when already so written)."""
+    """``YYYY-MM-DDTHH:MM`` of each complete date-time; partial dates as written."""
     already = (
         (text.str.len() == 16) & (when["precision"] == "minute") & (text.str.slice(10, 11) == "T")
     )
-    iso = text.where(already, "")
+    iso = text.copy()
     rest = ~already & when["datetime"].notna()
     if rest.any():
         iso.loc[rest] = when.loc[rest, "datetime"].dt.strftime("%Y-%m-%dT%H:%M")
@@ -464,7 +472,7 @@ def _categories(code: pd.Series, value: pd.Series, rows: pd.Series) -> pd.DataFr
         out.loc[these, "value"] = mapped["value"]
         out.loc[these, "invalid"] = mapped["invalid"] | mapped["empty"]
         out.loc[these, "reason"] = (
-            f"value is not a {name} value (allowed: {', '.join(spec.values)})"
+            f"value is not an allowed {name} value (allowed: {', '.join(spec.values)})"
         )
     return out
 

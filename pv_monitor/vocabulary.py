@@ -290,6 +290,8 @@ DRUG_ALIASES: MappingProxyType[str, str] = MappingProxyType({
     "kineret": "anakinra", "keppra": "levetiracetam", "tylenol": "acetaminophen",
     "paracetamol": "acetaminophen", "noradrenaline": "norepinephrine",
     "adrenaline": "epinephrine", "neo_synephrine": "phenylephrine", "sylvant": "siltuximab",
+    "corticosteroids": "corticosteroid", "steroid": "corticosteroid",
+    "steroids": "corticosteroid",
 })  # fmt: skip
 """Brand and international names of the drugs pv-monitor classifies (DRUG_CLASSES)."""
 
@@ -328,6 +330,7 @@ DRUG_CLASSES: MappingProxyType[str, DrugClass] = MappingProxyType(
         "methylprednisolone": DrugClass.CORTICOSTEROID,
         "hydrocortisone": DrugClass.CORTICOSTEROID,
         "prednisone": DrugClass.CORTICOSTEROID,
+        "corticosteroid": DrugClass.CORTICOSTEROID,  # agent not named (e.g. "steroids: yes")
         "acetaminophen": DrugClass.ANTIPYRETIC,
         "ibuprofen": DrugClass.ANTIPYRETIC,
         "anakinra": DrugClass.IL1_BLOCKADE,

@@ -124,10 +124,11 @@ class SdtmSource:
         self.log = ReadLog()
         self.display_path = ", ".join(str(p) for p in paths)
         files: list[tuple[Path, Path | None]] = []
+        several = len(paths) > 1  # name files by folder too, so that names stay unique
         for path in paths:
             if path.is_dir():
                 files += [
-                    (child, path)
+                    (child, path.parent if several else path)
                     for child in sorted(path.iterdir())
                     if child.suffix.lower() in SUFFIXES and child.is_file()
                 ]
@@ -233,23 +234,21 @@ class SdtmSource:
                 "site_id": _column(dm, "SITEID").replace("", "UNKNOWN"),
                 "sex": _column(dm, "SEX"),
                 "age_years": age_years.map(lambda a: "" if pd.isna(a) else f"{a:g}"),
-                "diagnosis": dm["USUBJID"]
-                .map(self._supp_value("SUPPDM", DIAGNOSIS_QNAMS))
-                .fillna(""),
+                "diagnosis": _lookup(dm["USUBJID"], self._supp_value("SUPPDM", DIAGNOSIS_QNAMS)),
                 "product": dm["USUBJID"].map(infusion["product"]),
                 "infusion_date": dm["USUBJID"].map(infusion["date"]),
-                "weight_kg": dm["USUBJID"].map(self._weights()).fillna(""),
-                "dose_cells": dm["USUBJID"].map(infusion["dose_cells"]).fillna(""),
-                "lymphodepletion": dm["USUBJID"].map(self._lymphodepletion(ex)).fillna(""),
+                "weight_kg": _lookup(dm["USUBJID"], self._weights()),
+                "dose_cells": _lookup(dm["USUBJID"], infusion["dose_cells"]),
+                "lymphodepletion": _lookup(dm["USUBJID"], self._lymphodepletion(ex)),
                 "death_date": _column(dm, "DTHDTC").str.slice(0, 10),
-                "death_cause": dm["USUBJID"].map(self._death_causes()).fillna(""),
+                "death_cause": _lookup(dm["USUBJID"], self._death_causes()),
                 "last_contact_date": _column(dm, "RFPENDTC").str.slice(0, 10),
                 ROW: dm[ROW],
             }
         )
         deaths = self._death_dates()
         frame["death_date"] = frame["death_date"].where(
-            frame["death_date"] != "", frame["subject_id"].map(deaths).fillna("")
+            frame["death_date"] != "", _lookup(frame["subject_id"], deaths)
         )
         partial_contact = frame["last_contact_date"].str.len() < 10
         frame.loc[partial_contact, "last_contact_date"] = ""
@@ -519,7 +518,7 @@ class SdtmSource:
                 index=chosen["USUBJID"] + "|" + _sequence_text(chosen["IDVARVAL"]),
             )
             by_key = by_key[~by_key.index.duplicated()]
-            scale = (rows["USUBJID"] + "|" + sequence).map(by_key).fillna("")
+            scale = _lookup(rows["USUBJID"] + "|" + sequence, by_key)
         severity = _column(rows, "AESEV")
         frame = pd.DataFrame(
             {
@@ -539,6 +538,12 @@ class SdtmSource:
             }
         )
         yield Chunk(Kind.ADVERSE_EVENTS, str(rows["_file"].iloc[0]), frame)
+
+
+def _lookup(keys: pd.Series, table: pd.Series) -> pd.Series:
+    """``table``'s text for each key; empty text where the key is not in it."""
+    found = keys.map(table).astype(object)
+    return found.where(found.notna(), "")
 
 
 def _column(frame: pd.DataFrame, name: str) -> pd.Series:

@@ -39,6 +39,7 @@ class TidySource:
         self.log = ReadLog()
         self.display_path = ", ".join(str(p) for p in paths)
         found: list[tuple[Kind, Path, Path | None]] = []
+        several = len(paths) > 1  # name files by folder too, so that names stay unique
         for path in paths:
             if path.is_dir():
                 for child in sorted(path.iterdir()):
@@ -46,7 +47,7 @@ class TidySource:
                     if kind is None:
                         self.log.notes.append(f"{child.name}: not a tidy format v1 file, ignored")
                     else:
-                        found.append((kind, child, path))
+                        found.append((kind, child, path.parent if several else path))
             else:
                 kind = _kind_of(path)
                 if kind is None:

@@ -22,7 +22,7 @@ import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -42,6 +42,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -51,6 +52,7 @@ from pv_monitor.reference import find_product
 from pv_monitor.store.audit import Change, audited_insert, record_change, record_changes
 from pv_monitor.store.base import Base
 from pv_monitor.store.models import LoadBatch, LoadRejection, Product, Site, Study
+from pv_monitor.store.seed import approved_product_values
 
 IDENTITIES: dict[str, tuple[str, ...]] = {
     "subject": ("study_id", "subject_key"),
@@ -238,7 +240,10 @@ class BatchWriter:
             generic = approved.generic_name if approved else name
             query = select(Product).where(Product.generic_name == generic)
             product = self.session.scalars(query).first()
-            if product is None:
+            if product is None and approved is not None:
+                product = Product(**approved_product_values(approved))
+                self._created(product)
+            elif product is None:
                 product = Product(
                     generic_name=generic,
                     is_approved=False,
@@ -376,9 +381,12 @@ class BatchWriter:
             insert(table).from_select(
                 list(frame.columns),
                 select(*(stage.c[c] for c in frame.columns)).where(not_(exists().where(same))),
-            )
+            ),
+            execution_options={"preserve_rowcount": True},  # else -1 on some drivers
         )
-        outcome.inserted = int(getattr(inserted, "rowcount", 0) or 0)
+        outcome.inserted = int(cast(CursorResult[Any], inserted).rowcount)
+        if outcome.inserted < 0:
+            raise RuntimeError(f"the database did not say how many rows it added to {table.name}")
         outcome.unchanged = (
             len(frame) - outcome.inserted - outcome.updated - len(outcome.duplicate_rows)
         )

@@ -10,8 +10,22 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pv_monitor.reference import APPROVED_PRODUCTS
+from pv_monitor.reference.products import Product as ProductFacts
 from pv_monitor.store.audit import audited_insert, audited_update
 from pv_monitor.store.models import Product
+
+
+def approved_product_values(fact: ProductFacts) -> dict[str, object]:
+    """The ``product`` row of an approved product, from the reference facts."""
+    return {
+        "generic_name": fact.generic_name,
+        "brand_name": fact.brand_name,
+        "target_antigen": fact.target_antigen,
+        "costimulatory_domain": fact.costimulatory_domain,
+        "vector": fact.vector,
+        "is_approved": True,
+        "source": fact.evidence,
+    }
 
 
 def sync_products(session: Session, *, actor: str) -> dict[str, int]:
@@ -32,15 +46,7 @@ def sync_products(session: Session, *, actor: str) -> dict[str, int]:
     existing = {p.generic_name: p for p in session.scalars(select(Product))}
     counts = {"inserted": 0, "updated": 0}
     for fact in APPROVED_PRODUCTS:
-        values = {
-            "generic_name": fact.generic_name,
-            "brand_name": fact.brand_name,
-            "target_antigen": fact.target_antigen,
-            "costimulatory_domain": fact.costimulatory_domain,
-            "vector": fact.vector,
-            "is_approved": True,
-            "source": fact.evidence,
-        }
+        values = approved_product_values(fact)
         row = existing.get(fact.generic_name)
         if row is None:
             audited_insert(session, Product(**values), actor=actor, reason="reference data")

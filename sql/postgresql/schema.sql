@@ -738,6 +738,8 @@ COMMENT ON COLUMN adverse_event.date_flag IS 'before_day_0 or after_death when t
 CREATE TABLE disease_assessment (
 	disease_assessment_id SERIAL NOT NULL, 
 	assessed_on DATE NOT NULL, 
+	assessed_on_source_value VARCHAR(32), 
+	date_imputation VARCHAR(32), 
 	response VARCHAR(32), 
 	is_relapse BOOLEAN NOT NULL, 
 	mrd_fraction DOUBLE PRECISION, 
@@ -764,7 +766,11 @@ COMMENT ON TABLE disease_assessment IS 'Responses, MRD, relapses and relapse ant
 
 COMMENT ON COLUMN disease_assessment.disease_assessment_id IS 'Surrogate key.';
 
-COMMENT ON COLUMN disease_assessment.assessed_on IS 'Date of the assessment or sample.';
+COMMENT ON COLUMN disease_assessment.assessed_on IS 'Date of the assessment or sample (imputed when partial).';
+
+COMMENT ON COLUMN disease_assessment.assessed_on_source_value IS 'Assessment date as written in the source (may be partial ISO 8601).';
+
+COMMENT ON COLUMN disease_assessment.date_imputation IS 'Empty when complete; day or month when that part was imputed.';
 
 COMMENT ON COLUMN disease_assessment.response IS 'CR, CRi, PR, SD, PD or relapse (vocabulary.RESPONSES).';
 

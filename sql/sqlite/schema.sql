@@ -330,6 +330,8 @@ CREATE INDEX ix_adverse_event_subject_onset ON adverse_event (subject_id, onset_
 CREATE TABLE disease_assessment (
 	disease_assessment_id INTEGER NOT NULL, 
 	assessed_on DATE NOT NULL, 
+	assessed_on_source_value VARCHAR(32), 
+	date_imputation VARCHAR(32), 
 	response VARCHAR(32), 
 	is_relapse BOOLEAN NOT NULL, 
 	mrd_fraction DOUBLE, 

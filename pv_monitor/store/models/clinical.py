@@ -169,7 +169,15 @@ class DiseaseAssessment(Provenance, SubjectScoped, DateFlagged, Base):
     )
 
     disease_assessment_id: Mapped[int] = mapped_column(primary_key=True, comment="Surrogate key.")
-    assessed_on: Mapped[date] = mapped_column(comment="Date of the assessment or sample.")
+    assessed_on: Mapped[date] = mapped_column(
+        comment="Date of the assessment or sample (imputed when partial)."
+    )
+    assessed_on_source_value: Mapped[Code | None] = mapped_column(
+        comment="Assessment date as written in the source (may be partial ISO 8601)."
+    )
+    date_imputation: Mapped[Code | None] = mapped_column(
+        comment="Empty when complete; day or month when that part was imputed."
+    )
     response: Mapped[Code | None] = mapped_column(
         comment="CR, CRi, PR, SD, PD or relapse (vocabulary.RESPONSES)."
     )

@@ -23,7 +23,7 @@ def upgrade() -> None:
 
     Event tables get a unique (subject_id, source_key) identity, a source_row and a date_flag;
     source keys widen to 255 characters; a drug may be known as given without a start date;
-    products may have no known target; infusions may be anchored (relative-day sources); a load
+    products may have no known target; disease assessments keep a partial date as written; infusions may be anchored (relative-day sources); a load
     can end "unchanged". The (subject, time) indexes of measurement and observation are dropped:
     the (subject, code, time) index and the identity index both start with subject_id.
     """
@@ -92,6 +92,22 @@ def upgrade() -> None:
             existing_type=sa.VARCHAR(length=64),
             type_=sa.String(length=255),
             existing_nullable=False,
+        )
+        batch_op.add_column(
+            sa.Column(
+                "assessed_on_source_value",
+                sa.String(length=32),
+                nullable=True,
+                comment="Assessment date as written in the source (may be partial ISO 8601).",
+            )
+        )
+        batch_op.add_column(
+            sa.Column(
+                "date_imputation",
+                sa.String(length=32),
+                nullable=True,
+                comment="Empty when complete; day or month when that part was imputed.",
+            )
         )
         batch_op.create_unique_constraint(
             batch_op.f("uq_disease_assessment_subject_id_source_key"), ["subject_id", "source_key"]
@@ -413,6 +429,8 @@ def downgrade() -> None:
             type_=sa.VARCHAR(length=64),
             existing_nullable=False,
         )
+        batch_op.drop_column("date_imputation")
+        batch_op.drop_column("assessed_on_source_value")
         batch_op.drop_column("date_flag")
         batch_op.drop_column("source_row")
 
@@ -470,6 +488,7 @@ _COMMENTS_0001 = {
     },
     ("drug_exposure", "started_at"): "Start (imputed when the source gives a partial date).",
     ("product", "target_antigen"): "Targeted antigen, e.g. CD19 or BCMA.",
+    ("disease_assessment", "assessed_on"): "Date of the assessment or sample.",
 }
 _COMMENTS_0002 = {
     **{(t, "load_batch_id"): "Load batch that last wrote this row." for t in _LOADED_TABLES},
@@ -484,6 +503,9 @@ _COMMENTS_0002 = {
     ),
     ("product", "target_antigen"): (
         "Targeted antigen, e.g. CD19 or BCMA; empty when the source does not say."
+    ),
+    ("disease_assessment", "assessed_on"): (
+        "Date of the assessment or sample (imputed when partial)."
     ),
 }
 
