@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from etl.load import ALL_OR_NOTHING, LoadReport, Progress, load_faers, load_source
-from etl.sources import Source
+from etl.sources import ExportError, Source
 from etl.sources.mapping import MappingSource
 from etl.sources.sdtm import SdtmSource
 from etl.sources.tidy import TidySource
@@ -19,7 +19,7 @@ FORMATS = ("sdtm", "tidy", "faers")
 """Formats ``pv-monitor load --format`` accepts (``mapping:FILE`` names a mapping file)."""
 
 
-class UnknownFormat(ValueError):
+class UnknownFormat(ExportError):
     """A ``--format`` that no reader handles."""
 
 
@@ -54,4 +54,4 @@ def load(
     )
 
 
-__all__ = ["FORMATS", "LoadReport", "UnknownFormat", "load", "open_source"]
+__all__ = ["FORMATS", "ExportError", "LoadReport", "UnknownFormat", "load", "open_source"]

@@ -30,6 +30,7 @@ from etl.sources import Chunk, Source
 from etl.sources.faers import FaersExport, read_faers
 from etl.sources.files import SourceFile
 from pv_monitor.store.engine import create_store_engine, session_factory
+from pv_monitor.store.migrate import current_revision, head_revision
 from pv_monitor.store.loading import (
     BatchWriter,
     WriteOutcome,
@@ -75,6 +76,10 @@ class LoadReport:
     def exit_code(self) -> int:
         """0 when nothing was rejected, 1 otherwise (architecture.md: exit codes)."""
         return 1 if self.rejected_total or self.status in ("rejected", "failed") else 0
+
+
+class StoreNotReady(RuntimeError):
+    """The store is not at the schema revision this version writes (run ``db upgrade``)."""
 
 
 class _RejectedBatch(Exception):
@@ -379,6 +384,12 @@ def run_batch(
     engine = create_store_engine(database_url)
     make_session = session_factory(engine)
     try:
+        revision = current_revision(engine)
+        if revision != head_revision():
+            raise StoreNotReady(
+                f"the store is at schema revision {revision or 'none (empty)'}, not "
+                f"{head_revision()}: run `pv-monitor db upgrade` first"
+            )
         with make_session() as session:
             with session.begin():
                 previous = previous_identical_batch(session, digest, source_format)

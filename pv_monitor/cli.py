@@ -206,19 +206,21 @@ def load(
     ] = None,
 ) -> None:
     """Load an export into the store as one batch; exit 1 when anything was rejected."""
-    from rich.progress import Progress, SpinnerColumn, TextColumn
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from etl import FORMATS, load
-    from etl.load import ACCEPT_PARTIAL, ALL_OR_NOTHING
+    from etl import FORMATS, ExportError, load
+    from etl.load import ACCEPT_PARTIAL, ALL_OR_NOTHING, StoreNotReady
 
     state = _state(ctx)
     if export_format not in FORMATS and not export_format.startswith("mapping:"):
         choices = ", ".join((*FORMATS, "mapping:FILE.yaml"))
         raise typer.BadParameter(f"choose one of {choices}", param_hint="--format")
-    columns = (
+    columns = (  # one bar per file; rich disables it when the output is not a terminal (CI)
         SpinnerColumn(),
         TextColumn("{task.description}"),
+        BarColumn(),
         TextColumn("{task.completed:,} rows"),
+        TimeElapsedColumn(),
     )
     with Progress(
         *columns, console=console, transient=True, disable=not console.is_terminal
@@ -239,8 +241,11 @@ def load(
                 policy=ACCEPT_PARTIAL if accept_partial else ALL_OR_NOTHING,
                 progress=progress,
             )
-        except ValueError as error:  # a reader refused its input (file names, mapping)
+        except ExportError as error:  # a reader refused its input (file names, mapping)
             raise typer.BadParameter(str(error)) from error
+        except StoreNotReady as error:
+            err_console.print(f"[red]{error}[/red]")
+            raise typer.Exit(2) from error
         except Exception as error:  # the store is unchanged; the batch is recorded as failed
             err_console.print(f"[red]load failed, nothing was written: {error}[/red]")
             raise typer.Exit(1) from error
@@ -381,7 +386,8 @@ def demo(
     subjects: Annotated[int, typer.Option("--subjects", min=1, help="Cohort size.")] = 500,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the cohort.")] = 2026,
 ) -> None:
-    """Synthetic cohort -> real export files (tidy and SDTM) -> a fresh, migrated SQLite store."""
+    """Synthetic cohort -> real export files (tidy and SDTM) -> a fresh SQLite store, loaded
+    through the ETL from the tidy export."""
     import shutil
 
     from pv_monitor.config import sqlite_url
@@ -407,13 +413,24 @@ def demo(
         )
         _print_files(exports[export_format])
     database = folder / "pv_monitor_demo.db"
-    before, after, counts = upgrade_store(sqlite_url(database), actor=current_actor())
+    url = sqlite_url(database)
+    before, after, counts = upgrade_store(url, actor=current_actor())
     _print_cohort(exports["tidy"].out_dir)
     console.print(f"Store: SQLite {database} (schema revision {after}, fresh: {before is None})")
     console.print(f"Approved CAR-T products seeded: {counts['inserted']}")
+    console.rule("loading the tidy export through the ETL")
+    from etl import load
+
+    report = load([exports["tidy"].out_dir], "tidy", database_url=url, actor=current_actor())
+    _print_load(report, None)
+    if report.exit_code:
+        err_console.print("[red]the synthetic export did not load cleanly[/red]")
+        raise typer.Exit(1)
     console.print(
-        "Done: synthetic exports written and a migrated store ready. Loading, grading, alerts "
-        "and the dashboard are added by the ETL, clinical-engine, alerts and dashboard issues."
+        "Done: synthetic exports written and loaded into the store. Grading, alerts and the "
+        "dashboard are added by the clinical-engine, alerts and dashboard issues. The SDTM "
+        "export of the same cohort loads with: pv-monitor load "
+        f"{exports['sdtm'].out_dir} --format sdtm (into another store)."
     )
 
 

@@ -17,6 +17,11 @@ from etl.contracts import Kind
 from etl.sources.files import SourceFile
 
 
+class ExportError(ValueError):
+    """An export that cannot be read as the format it was given as (e.g. an unknown file name,
+    an invalid mapping); raised before anything is loaded."""
+
+
 @dataclass
 class Chunk:
     """Rows of one tidy file kind, from one source file."""

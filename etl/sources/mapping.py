@@ -152,7 +152,7 @@ import yaml
 
 from etl import rejections
 from etl.contracts import CONTRACTS, Kind
-from etl.sources import Chunk, ReadLog
+from etl.sources import Chunk, ExportError, ReadLog
 from etl.sources.files import CHUNK_ROWS, ROW, FileProblem, SourceFile, read_csv_chunks
 from pv_monitor.vocabulary import VALUE_ALIASES
 
@@ -171,7 +171,7 @@ _BOOLEAN = {"true": "true", "false": "false"} | {
 }
 
 
-class MappingError(ValueError):
+class MappingError(ExportError):
     """The mapping file is not valid, or names a file, sheet or column that does not exist."""
 
 

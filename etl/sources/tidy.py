@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 
 from etl import rejections
 from etl.contracts import Kind, MissingColumns, check_columns
-from etl.sources import Chunk, ReadLog
+from etl.sources import Chunk, ExportError, ReadLog
 from etl.sources.files import CHUNK_ROWS, ROW, FileProblem, SourceFile, read_csv_chunks
 
 SUFFIXES = (".csv", ".parquet")
@@ -51,7 +51,7 @@ class TidySource:
             else:
                 kind = _kind_of(path)
                 if kind is None:
-                    raise ValueError(
+                    raise ExportError(
                         f"{path.name} is not a tidy format v1 file name "
                         f"({', '.join(k.value for k in Kind)}, as .csv or .parquet)"
                     )

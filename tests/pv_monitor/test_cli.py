@@ -1,10 +1,11 @@
-"""The pv-monitor command: db upgrade/current/ddl, audit verify, synth, demo."""
+"""The pv-monitor command: db upgrade/current/ddl, audit verify, synth, demo, load."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
@@ -13,6 +14,7 @@ from pv_monitor.cli import app
 from pv_monitor.config import sqlite_url
 from pv_monitor.store.engine import create_store_engine
 from pv_monitor.store.migrate import head_revision
+from tests.etl.conftest import OBSERVATIONS, write_export
 
 runner = CliRunner()
 
@@ -79,23 +81,100 @@ def test_synth_writes_the_export_and_refuses_a_foreign_folder(tmp_path: Path) ->
     )
 
 
-def test_demo_leaves_exports_and_a_migrated_store(
+def test_demo_loads_its_synthetic_export_into_a_migrated_store(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
     result = runner.invoke(app, ["demo", "--subjects", "40"])
     assert result.exit_code == 0, result.output
     demo = tmp_path / "pv-monitor-demo"
-    assert (demo / "export" / "tidy" / "observations.csv").exists()
+    tidy = demo / "export" / "tidy"
     assert (demo / "export" / "sdtm" / "dm.csv").exists()
+    observations = sum(1 for _ in (tidy / "observations.csv").open()) - 1
     engine = create_store_engine(sqlite_url(demo / "pv_monitor_demo.db"))
     with engine.connect() as connection:
         version = connection.execute(text("SELECT version_num FROM alembic_version"))
         assert version.scalar_one() == head_revision()
         assert connection.execute(text("SELECT count(*) FROM product")).scalar_one() == 7
+        assert connection.execute(text("SELECT count(*) FROM subject")).scalar_one() == 40
+        stored = connection.execute(
+            text(
+                "SELECT (SELECT count(*) FROM measurement) + (SELECT count(*) FROM observation)"
+                " + (SELECT count(*) FROM disease_assessment)"
+            )
+        ).scalar_one()
+        assert stored == observations
+        batch = connection.execute(text("SELECT status, rows_rejected FROM load_batch")).one()
+        assert tuple(batch) == ("committed", 0)
     engine.dispose()
+    assert "loading the tidy export through the ETL" in result.output
     assert runner.invoke(app, ["demo", "--subjects", "20"]).exit_code == 0  # reruns from scratch
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "data.csv").write_text("keep")
     assert runner.invoke(app, ["demo", "--dir", str(tmp_path / "other")]).exit_code == 2
     assert (tmp_path / "other" / "data.csv").read_text() == "keep"
+
+
+# ---- load ---------------------------------------------------------------------------------------
+
+
+def _migrated(tmp_path: Path) -> str:
+    url = sqlite_url(tmp_path / "pv.db")
+    assert runner.invoke(app, ["--database-url", url, "db", "upgrade"]).exit_code == 0
+    return url
+
+
+def test_load_prints_a_summary_and_exits_0(tmp_path: Path) -> None:
+    url = _migrated(tmp_path)
+    export = write_export(tmp_path / "export")
+
+    result = runner.invoke(app, ["--database-url", url, "load", str(export)])
+
+    assert result.exit_code == 0, result.output
+    assert "Load batch 1: committed" in result.output
+    assert "24 row(s) added, 0 corrected, 0 unchanged" in result.output
+    again = runner.invoke(app, ["--database-url", url, "load", str(export)])
+    assert again.exit_code == 0
+    assert "identical to load batch 1: nothing changed" in again.output
+
+
+def test_load_with_rejections_exits_1_and_writes_them(tmp_path: Path) -> None:
+    url = _migrated(tmp_path)
+    export = write_export(
+        tmp_path / "export", observations=OBSERVATIONS + "S-001,2024-03-19,ICE,14,,\n"
+    )
+    listing = tmp_path / "rejections.csv"
+
+    result = runner.invoke(
+        app, ["--database-url", url, "load", str(export), "--rejections", str(listing)]
+    )
+
+    assert result.exit_code == 1
+    assert "nothing was loaded (all-or-nothing)" in result.output
+    rejected = pd.read_csv(listing)
+    assert rejected[["file", "row", "field", "rule"]].values.tolist() == [
+        ["observations.csv", 16, "value", "range"]
+    ]
+    partial = runner.invoke(app, ["--database-url", url, "load", str(export), "--accept-partial"])
+    assert partial.exit_code == 1
+    assert "Load batch 2: partial" in partial.output
+
+
+def test_load_refuses_an_unknown_format_an_invalid_mapping_and_an_empty_store(
+    tmp_path: Path,
+) -> None:
+    export = write_export(tmp_path / "export")
+    empty = sqlite_url(tmp_path / "empty.db")
+    url = _migrated(tmp_path)
+    bad_mapping = tmp_path / "site.yaml"
+    bad_mapping.write_text("mapping_version: 1\nfiles: {}\nsubjectz: {}\n")
+
+    unknown = runner.invoke(app, ["--database-url", url, "load", str(export), "--format", "xml"])
+    invalid = runner.invoke(
+        app, ["--database-url", url, "load", str(export), "--format", f"mapping:{bad_mapping}"]
+    )
+    unmigrated = runner.invoke(app, ["--database-url", empty, "load", str(export)])
+
+    assert unknown.exit_code == invalid.exit_code == unmigrated.exit_code == 2
+    assert "subjectz" in invalid.output
+    assert "run `pv-monitor db upgrade` first" in " ".join(unmigrated.output.split())
