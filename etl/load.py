@@ -15,11 +15,14 @@ the normalisation into the store, in one database transaction:
 from __future__ import annotations
 
 import hashlib
+from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import numpy as np
 import pandas as pd
 
 from etl import rejections
@@ -30,7 +33,6 @@ from etl.sources import Chunk, Source
 from etl.sources.faers import FaersExport, read_faers
 from etl.sources.files import SourceFile
 from pv_monitor.store.engine import create_store_engine, session_factory
-from pv_monitor.store.migrate import current_revision, head_revision
 from pv_monitor.store.loading import (
     BatchWriter,
     WriteOutcome,
@@ -39,11 +41,14 @@ from pv_monitor.store.loading import (
     previous_identical_batch,
     write_rejections,
 )
+from pv_monitor.store.migrate import current_revision, head_revision
 
 ALL_OR_NOTHING = "all_or_nothing"
 ACCEPT_PARTIAL = "accept_partial"
 MAX_STORED_REJECTIONS = 100_000
 """Rejections stored per batch; the summary still counts every one."""
+
+_T = TypeVar("_T")
 
 Progress = Callable[[str, int], None]
 """Called with a file name and the rows of it processed so far."""
@@ -94,11 +99,40 @@ def files_digest(source_format: str, files: list[SourceFile]) -> str:
     return digest.hexdigest()
 
 
+class _StoreThread:
+    """Runs every store call of a load, in order, on one thread of its own.
+
+    The reader, the contracts and the normalisation of the next chunk then run while the
+    database writes the previous one (SQLite and PostgreSQL release the GIL while they work).
+    Only this thread touches the session between the start and the end of the batch.
+    """
+
+    MAX_PENDING = 2
+    """Chunks written ahead at most (bounds the memory a slow database can make us hold)."""
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pv-monitor-store")
+
+    def call(self, function: Callable[..., _T], *args: Any) -> _T:
+        """Run ``function`` on the store thread after every earlier call, and wait for it."""
+        return self._pool.submit(function, *args).result()
+
+    def submit(self, function: Callable[..., _T], *args: Any) -> Future[_T]:
+        """Queue ``function`` on the store thread."""
+        return self._pool.submit(function, *args)
+
+    def close(self) -> None:
+        """Wait for the call in progress and drop the queued ones (after an error)."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
 class _Run:
     """State of one load while its transaction is open."""
 
     def __init__(self, writer: BatchWriter, *, policy: str, progress: Progress | None) -> None:
         self.writer = writer
+        self.store = _StoreThread()
+        self.pending: deque[tuple[str, FileReport, Future[WriteOutcome]]] = deque()
         self.policy = policy
         self.progress = progress
         self.files: dict[str, FileReport] = {}
@@ -177,7 +211,7 @@ class _Run:
         """Subjects the rows refer to: this batch's, then the store's (unique keys only)."""
         keys = pd.Index(rows["subject_id"].unique()).difference(self.context.index)
         if len(keys):
-            found = self.writer.subjects_by_key(keys)
+            found = self.store.call(self.writer.subjects_by_key, keys)
             found = found.drop_duplicates("subject_key", keep=False)  # a key in two studies
             found["infusion_date"] = pd.to_datetime(found["infusion_date"])
             found["death_date"] = pd.to_datetime(found["death_date"])
@@ -197,7 +231,7 @@ class _Run:
         context = subject_context(subjects)
         context["subject_id"] = pd.NA
         if self.writing:
-            ids = self._write_subject_tables(subjects)
+            ids = self.store.call(self._write_subject_tables, subjects)
             context["subject_id"] = subjects["subject_key"].map(ids).to_numpy()
         self.context = context
 
@@ -280,8 +314,23 @@ class _Run:
         for table, frame in prepared.tables.items():
             if not len(frame):
                 continue
-            ready = frame.assign(subject_id=frame["subject_key"].map(self.context["subject_id"]))
-            outcome = self.writer.write(table, ready.drop(columns=["subject_key"]))
+            ready = frame.assign(subject_id=self._subject_ids(frame["subject_key"]))
+            encoded = self.writer.encode(table, ready.drop(columns=["subject_key"]))  # this thread
+            written = self.store.submit(self.writer.write, table, encoded)
+            self.pending.append((file, report, written))
+            self.collect(_StoreThread.MAX_PENDING)
+
+    def _subject_ids(self, keys: pd.Series) -> np.ndarray:
+        """Store ids of the subjects ``keys`` (looked up once per distinct subject)."""
+        codes, distinct = pd.factorize(keys, use_na_sentinel=False)
+        ids: np.ndarray = self.context["subject_id"].reindex(distinct).to_numpy()[codes]
+        return ids
+
+    def collect(self, keep: int = 0) -> None:
+        """Count the writes that are done; wait until at most ``keep`` are still running."""
+        while self.pending and (len(self.pending) > keep or self.pending[0][2].done()):
+            file, report, written = self.pending.popleft()
+            outcome = written.result()  # re-raises a database error here
             self.count_outcome(report, outcome)
             if outcome.duplicate_rows:
                 self.reject(
@@ -347,7 +396,7 @@ def load_faers(
         "faers",
         display,
         export.files,
-        lambda run: write_faers(export, run),
+        lambda run: run.store.call(write_faers, export, run),
         notes=export.notes,
         database_url=database_url,
         actor=actor,
@@ -401,7 +450,11 @@ def run_batch(
                     batch = begin_batch(session, **manifest)
                     writer = BatchWriter(session, batch, actor=actor)
                     run = _Run(writer, policy=policy, progress=progress)
-                    write(run)
+                    try:
+                        write(run)
+                        run.collect()
+                    finally:
+                        run.store.close()  # the session is this thread's again
                     if run.rejected_count and policy == ALL_OR_NOTHING:
                         raise _RejectedBatch
                     writer.close()

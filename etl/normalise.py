@@ -23,7 +23,9 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import re
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -205,10 +207,17 @@ def parse_numbers(text: pd.Series) -> pd.DataFrame:
     )
 
 
-def _key(text: pd.Series) -> pd.Series:
-    return (
-        text.fillna("").astype(str).str.strip().str.lower().str.replace(r"[\s\-]+", "_", regex=True)
-    )
+def _key(text: str) -> str:
+    """How controlled values are compared: case, surrounding spaces, spaces and hyphens ignored."""
+    return re.sub(r"[\s\-]+", "_", text.strip().lower())
+
+
+@functools.cache
+def _lookup(allowed: tuple[str, ...], aliases: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    lookup = {_key(item): item for item in allowed}
+    for alias, item in aliases:
+        lookup.setdefault(_key(alias), item)
+    return lookup
 
 
 def controlled(
@@ -216,7 +225,8 @@ def controlled(
 ) -> pd.DataFrame:
     """Map text to a controlled vocabulary (case, spaces and hyphens ignored; aliases applied).
 
-    Returns ``value`` (the controlled value or None), ``empty`` and ``invalid``.
+    Returns ``value`` (the controlled value or None), ``empty`` and ``invalid``. Each distinct
+    text is looked up once.
 
     Examples
     --------
@@ -225,24 +235,37 @@ def controlled(
     ...            {"hfnc": "high_flow_nasal_cannula"})["value"].tolist()
     ['high_flow_nasal_cannula', 'high_flow_nasal_cannula', None]
     """
-    lookup = {_key(pd.Series([item])).iloc[0]: item for item in allowed}
-    for alias, item in (aliases or {}).items():
-        lookup.setdefault(_key(pd.Series([alias])).iloc[0], item)
+    lookup = _lookup(tuple(allowed), tuple(sorted((aliases or {}).items())))
     codes, distinct = pd.factorize(text.fillna("").astype(str), use_na_sentinel=False)
-    keys = _key(pd.Series(distinct, dtype=object))
-    mapped = keys.map(lookup)
-    found = mapped.notna().to_numpy()[codes]
-    value = mapped.to_numpy(dtype=object)[codes]
-    value[~found] = None
-    empty = (keys == "").to_numpy()[codes]
+    keys = [_key(str(item)) for item in distinct]
+    mapped = np.array([lookup.get(key) for key in keys], dtype=object)
+    empty = np.array([key == "" for key in keys], dtype=bool)
+    value = mapped[codes] if len(codes) else np.array([], dtype=object)
+    found = np.array([m is not None for m in mapped], dtype=bool)[codes]
+    is_empty = empty[codes]
     return pd.DataFrame(
         {
             "value": pd.Series(value, index=text.index, dtype="object"),
-            "empty": empty,
-            "invalid": ~empty & ~found,
+            "empty": is_empty,
+            "invalid": ~is_empty & ~found,
         },
         index=text.index,
     )
+
+
+def factorize_pairs(
+    first: pd.Series, second: pd.Series
+) -> tuple[np.ndarray, list[tuple[Any, Any]]]:
+    """Codes of the distinct (first, second) pairs and the pairs themselves (each column is
+    factorized alone, which is much faster than hashing pairs of strings)."""
+    first_codes, first_values = pd.factorize(first, use_na_sentinel=False)
+    second_codes, second_values = pd.factorize(second, use_na_sentinel=False)
+    combined = first_codes.astype(np.int64) * max(len(second_values), 1) + second_codes
+    codes, distinct = pd.factorize(combined)
+    width = max(len(second_values), 1)
+    firsts, seconds = np.asarray(first_values), np.asarray(second_values)
+    pairs = [(firsts[c // width], seconds[c % width]) for c in np.asarray(distinct)]
+    return codes, pairs
 
 
 def to_canonical_units(code: pd.Series, value: pd.Series, unit: pd.Series) -> pd.DataFrame:
@@ -250,37 +273,32 @@ def to_canonical_units(code: pd.Series, value: pd.Series, unit: pd.Series) -> pd
 
     Returns ``value`` (canonical), ``unit`` (stored unit), ``unit_source`` (the unit as given)
     and ``invalid_unit`` (a unit not accepted for the code: rejected, never guessed). An empty
-    unit is accepted only for scores (unit ``points``).
+    unit is accepted only for scores (unit ``points``). Each distinct (code, unit) pair is looked
+    up once; the arithmetic is vectorised.
     """
-    codes, distinct = pd.factorize(unit.fillna("").astype(str), use_na_sentinel=False)
-    spelled = pd.Series(
-        np.array([unit_spelling(u) for u in distinct], dtype=object)[codes], index=unit.index
-    )
-    out_value = pd.Series(np.nan, index=code.index)
-    out_unit = pd.Series(None, index=code.index, dtype=object)
-    invalid = pd.Series(False, index=code.index)
-    groups: dict[tuple[str, str], pd.Index] = spelled.groupby([code, spelled]).groups  # type: ignore[assignment]
-    for (code_name, unit_name), rows in groups.items():
+    codes, distinct = factorize_pairs(code, unit.fillna("").astype(str))
+    scale = np.full(len(distinct) + 1, np.nan)
+    offset = np.zeros(len(distinct) + 1)
+    stored = np.full(len(distinct) + 1, None, dtype=object)
+    for position, (code_name, given_unit) in enumerate(distinct):
         spec = OBSERVATION_CODES[code_name]
         canonical = spec.canonical_unit or ""
-        given = unit_name or ("points" if canonical == "points" else "")
+        given = unit_spelling(given_unit) or ("points" if canonical == "points" else "")
         if given == canonical:
-            out_value.loc[rows] = value.loc[rows]
-            out_unit.loc[rows] = canonical
+            scale[position], stored[position] = 1.0, canonical
         elif (code_name, given) in CONVERSIONS:
-            scale, offset = CONVERSIONS[(code_name, given)]
-            separate = given == "%" and code_name == "BCELL"
-            out_value.loc[rows] = value.loc[rows] * scale + offset
-            out_unit.loc[rows] = given if separate else canonical
-        else:
-            invalid.loc[rows] = True
+            scale[position], offset[position] = CONVERSIONS[(code_name, given)]
+            separate = given == "%" and code_name == "BCELL"  # a share, not a count
+            stored[position] = given if separate else canonical
+    numbers = value.to_numpy(dtype=float)
     return pd.DataFrame(
         {
-            "value": out_value,
-            "unit": out_unit,
-            "unit_source": unit.fillna("").astype(str).str.strip(),
-            "invalid_unit": invalid,
-        }
+            "value": numbers * scale[codes] + offset[codes],
+            "unit": stored[codes],
+            "unit_source": unit.fillna("").astype(str).str.strip().to_numpy(),
+            "invalid_unit": np.isnan(scale[codes]),
+        },
+        index=code.index,
     )
 
 

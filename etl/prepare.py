@@ -43,7 +43,14 @@ import pandas as pd
 
 from etl import rejections
 from etl.contracts import Kind
-from etl.normalise import controlled, impute, parse_dates, parse_numbers, to_canonical_units
+from etl.normalise import (
+    controlled,
+    factorize_pairs,
+    impute,
+    parse_dates,
+    parse_numbers,
+    to_canonical_units,
+)
 from etl.sources.files import ROW
 from pv_monitor.vocabulary import (
     AE_OUTCOMES,
@@ -154,17 +161,21 @@ def _identity(frame: pd.DataFrame, natural: pd.Series) -> pd.Series:
 
 
 def _subject_dates(context: pd.DataFrame, keys: pd.Series, column: str) -> pd.Series:
-    return pd.Series(context[column].reindex(keys.to_numpy()).to_numpy(), index=keys.index)
+    """A context column for each row's subject (looked up once per distinct subject)."""
+    codes, distinct = pd.factorize(keys, use_na_sentinel=False)
+    values = context[column].reindex(distinct).to_numpy()
+    return pd.Series(values[codes], index=keys.index)
 
 
 def _known_subjects(rej: _Rejector, subject: pd.Series, context: pd.DataFrame) -> None:
     unknown = ~subject.isin(context.index)
-    rej.reject(
-        unknown,
-        "subject_id",
-        "unknown_subject",
-        "subject " + subject + " is not in subjects.csv or already in the store",
-    )
+    if unknown.any():
+        rej.reject(
+            unknown,
+            "subject_id",
+            "unknown_subject",
+            "subject " + subject + " is not in subjects.csv or already in the store",
+        )
 
 
 def _after_death(when: pd.Series, death: pd.Series) -> pd.Series:
@@ -293,11 +304,12 @@ def prepare_observations(frame: pd.DataFrame, file: str, context: pd.DataFrame) 
         "unknown_code",
         "not a tidy format v1 observation code (see docs/data_formats.md)",
     )
-    when = parse_dates(_text(frame, "observed_at"))
+    observed_at = _text(frame, "observed_at")
+    when = parse_dates(observed_at)
     rej.reject(when["invalid"], "observed_at", "date", "observed_at is not an ISO 8601 date-time")
-    partial = when["precision"].isin(["year", "month"])
+    in_disease = code.isin(DISEASE_CODES)
     rej.reject(
-        partial & ~code.isin(DISEASE_CODES),
+        when["precision"].isin(["year", "month"]) & ~in_disease,
         "observed_at",
         "date",
         "observed_at must give at least the day (only disease assessments may be partial)",
@@ -307,83 +319,95 @@ def prepare_observations(frame: pd.DataFrame, file: str, context: pd.DataFrame) 
     )
     rej.reject(other["invalid"], "other_cause", "vocabulary", "other_cause must be true or false")
     value_text = _text(frame, "value")
-    kinds = code.map(_KINDS)
-    numeric = (kinds == "numeric") & rej.alive
-    number = parse_numbers(value_text.where(numeric, ""))
+    unit_text = _text(frame, "unit")
+    numeric = pd.Series(_per_value(code, _KINDS) == "numeric", index=frame.index)
+    number = parse_numbers(value_text.where(numeric & rej.alive, ""))
     rej.reject(numeric & number["invalid"], "value", "number", "value is not a number")
-    converted = _convert(code, number, _text(frame, "unit"), numeric & rej.alive)
-    rej.reject(
-        converted["invalid_unit"], "unit", "unit", converted["reason"], values=_text(frame, "unit")
-    )
+    converted = _convert(code, number, unit_text, numeric & rej.alive)
+    rej.reject(converted["invalid_unit"], "unit", "unit", converted["reason"], values=unit_text)
     rej.reject(converted["out_of_range"], "value", "range", converted["range_reason"])
-    categorical = (kinds != "numeric") & rej.alive
+    categorical = ~numeric & rej.alive
     category = _categories(code, value_text, categorical)
     rej.reject(category["invalid"], "value", "vocabulary", category["reason"])
-    key = _identity(frame, code + "|" + iso_minutes(_text(frame, "observed_at"), when))
+    key = _identity(frame, code + "|" + iso_minutes(observed_at, when))
     rej.duplicates(subject + "\x1f" + key, "observation (same subject, code and time)")
-    alive = rej.alive
-    response = category["value"].where(code == "RESPONSE", None)
-    relapse = response.isin(["PD", "relapse"])
-    infusion = _subject_dates(context, subject, "infusion_date")
-    assessed, assessed_flag = impute(when, "first")
-    day = _not_before_infusion(assessed.dt.normalize(), when, infusion)
-    flag = _flags(
-        after_death=_after_death(day, _subject_dates(context, subject, "death_date")),
-        before_day_0=relapse & (day < infusion),
-    )
-    common = {
-        "subject_key": subject,
-        "source_key": key,
-        "source_row": frame[ROW],
-        "date_flag": flag,
-        "value_source_value": _nullable(value_text),
-    }
+    alive = rej.alive.to_numpy()
+    death = _subject_dates(context, subject, "death_date")
     has_time = when["precision"].isin(["minute", "second"])
     other_cause = other["value"].eq("true")
+
+    def common(
+        rows: np.ndarray, day: pd.Series, before_day_0: pd.Series | None
+    ) -> dict[str, object]:
+        flags = {"after_death": _after_death(day[rows], death[rows])}
+        if before_day_0 is not None:
+            flags["before_day_0"] = before_day_0
+        return {
+            "subject_key": subject[rows],
+            "source_key": key[rows],
+            "source_row": frame[ROW][rows],
+            "date_flag": _flags(**flags),
+            "value_source_value": _nullable(value_text[rows]),
+        }
+
+    rows = alive & numeric.to_numpy() & ~in_disease.to_numpy()
     measurement = pd.DataFrame(
         {
-            **common,
-            "code": code,
-            "measured_at": when["datetime"],
-            "has_time": has_time,
-            "value": converted["value"],
-            "unit": converted["unit"],
-            "operator": number["operator"],
-            "unit_source_value": _nullable(_text(frame, "unit")),
-            "specimen": _nullable(_text(frame, "_specimen")),
-            "other_cause": other_cause,
+            **common(rows, when["datetime"], None),
+            "code": code[rows],
+            "measured_at": when["datetime"][rows],
+            "has_time": has_time[rows],
+            "value": converted["value"][rows],
+            "unit": converted["unit"][rows],
+            "operator": number["operator"][rows],
+            "unit_source_value": _nullable(unit_text[rows]),
+            "specimen": _nullable(_text(frame, "_specimen")[rows]),
+            "other_cause": other_cause[rows],
         }
     )
+    rows = alive & categorical.to_numpy() & ~in_disease.to_numpy()
     observation = pd.DataFrame(
         {
-            **common,
-            "code": code,
-            "observed_at": when["datetime"],
-            "has_time": has_time,
-            "value": category["value"],
-            "other_cause": other_cause,
+            **common(rows, when["datetime"], None),
+            "code": code[rows],
+            "observed_at": when["datetime"][rows],
+            "has_time": has_time[rows],
+            "value": category["value"][rows],
+            "other_cause": other_cause[rows],
         }
     )
+    rows = alive & in_disease.to_numpy()
+    infusion = _subject_dates(context, subject[rows], "infusion_date")
+    assessed, imputed = impute(when[rows], "first")
+    day = _not_before_infusion(assessed.dt.normalize(), when[rows], infusion)
+    response = category["value"][rows].where(code[rows] == "RESPONSE", None)
+    relapse = response.isin(["PD", "relapse"])
     disease = pd.DataFrame(
         {
-            **common,
+            **common(rows, day.reindex(frame.index), relapse & (day < infusion)),
             "assessed_on": day.dt.date,
-            "assessed_on_source_value": _nullable(_text(frame, "observed_at")),
-            "date_imputation": assessed_flag,
+            "assessed_on_source_value": _nullable(observed_at[rows]),
+            "date_imputation": imputed,
             "response": response,
             "is_relapse": relapse,
-            "mrd_fraction": converted["value"].where(code == "MRD"),
-            "mrd_method": _nullable(_text(frame, "_mrd_method")),
-            "antigen_status": category["value"].where(code == "ANTIGEN_STATUS", None),
+            "mrd_fraction": converted["value"][rows].where(code[rows] == "MRD"),
+            "mrd_method": _nullable(_text(frame, "_mrd_method")[rows]),
+            "antigen_status": category["value"][rows].where(code[rows] == "ANTIGEN_STATUS", None),
         }
     )
-    in_disease = code.isin(DISEASE_CODES)
     tables = {
-        "measurement": measurement[alive & numeric & ~in_disease],
-        "observation": observation[alive & categorical & ~in_disease],
-        "disease_assessment": disease[alive & in_disease],
+        "measurement": measurement,
+        "observation": observation,
+        "disease_assessment": disease,
     }
     return Prepared(tables, rej.result())
+
+
+def _per_value(values: pd.Series, table: dict[str, object]) -> np.ndarray:
+    """``table[value]`` for every value (None when absent), looked up once per distinct value."""
+    codes, distinct = pd.factorize(values, use_na_sentinel=False)
+    looked_up = np.array([table.get(v) for v in distinct] + [None], dtype=object)
+    return looked_up[codes]
 
 
 def iso_minutes(text: pd.Series, when: pd.DataFrame) -> pd.Series:
@@ -410,70 +434,91 @@ def _flags(**conditions: pd.Series) -> pd.Series:
 def _convert(
     code: pd.Series, number: pd.DataFrame, unit: pd.Series, rows: pd.Series
 ) -> pd.DataFrame:
-    out = pd.DataFrame(index=code.index)
-    out["value"] = np.nan
-    out["unit"] = None
-    out["invalid_unit"] = False
-    out["out_of_range"] = False
-    out["reason"] = ""
-    out["range_reason"] = ""
+    """Canonical values and units of the numeric ``rows``, and which of them have a unit that is
+    not accepted or a value outside the code's possible range (with the reasons)."""
+    out = pd.DataFrame(
+        {
+            "value": np.nan,
+            "unit": pd.Series(None, index=code.index, dtype=object),
+            "invalid_unit": False,
+            "out_of_range": False,
+            "reason": "",
+            "range_reason": "",
+        },
+        index=code.index,
+    )
     if not rows.any():
         return out
+    picked = rows.to_numpy()
     converted = to_canonical_units(code[rows], number.loc[rows, "value"], unit[rows])
-    out.loc[rows, "value"] = converted["value"]
-    out.loc[rows, "unit"] = converted["unit"]
-    out.loc[rows, "invalid_unit"] = converted["invalid_unit"]
-    value = converted["value"]
-    lower, upper = code[rows].map(_LOWER), code[rows].map(_UPPER)
-    bad = ~converted["invalid_unit"] & ((value < lower) | (value > upper))
-    out.loc[rows, "out_of_range"] = bad
-    wrong_unit = rows & out["invalid_unit"].astype(bool)
-    out.loc[wrong_unit, "reason"] = (
-        "unit '"
-        + unit[wrong_unit]
-        + "' is not accepted for "
-        + code[wrong_unit]
-        + " (accepted: "
-        + code[wrong_unit].map(_ACCEPTED)
-        + "); units are never guessed"
-    )
-    impossible = rows & out["out_of_range"].astype(bool)
-    out.loc[impossible, "range_reason"] = (
-        code[impossible]
-        + " "
-        + value[impossible].round(4).astype(str)
-        + " "
-        + code[impossible].map(_CANONICAL)
-        + " is impossible (possible range "
-        + lower[impossible].astype(str)
-        + " to "
-        + upper[impossible].astype(str)
-        + ")"
-    )
+    value = converted["value"].to_numpy()
+    lower = _per_value(code[rows], _LOWER).astype(float)
+    upper = _per_value(code[rows], _UPPER).astype(float)
+    invalid_unit = converted["invalid_unit"].to_numpy()
+    out.loc[picked, "value"] = value
+    out.loc[picked, "unit"] = converted["unit"].to_numpy()
+    out.loc[picked, "invalid_unit"] = invalid_unit
+    out.loc[picked, "out_of_range"] = ~invalid_unit & ((value < lower) | (value > upper))
+    wrong_unit = out["invalid_unit"]
+    if wrong_unit.any():
+        out.loc[wrong_unit, "reason"] = (
+            "unit '"
+            + unit[wrong_unit]
+            + "' is not accepted for "
+            + code[wrong_unit]
+            + " (accepted: "
+            + code[wrong_unit].map(_ACCEPTED)
+            + "); units are never guessed"
+        )
+    impossible = out["out_of_range"]
+    if impossible.any():
+        out.loc[impossible, "range_reason"] = (
+            code[impossible]
+            + " "
+            + out.loc[impossible, "value"].round(4).astype(str)
+            + " "
+            + code[impossible].map(_CANONICAL)
+            + " is impossible (possible range "
+            + code[impossible].map(_LOWER).astype(str)
+            + " to "
+            + code[impossible].map(_UPPER).astype(str)
+            + ")"
+        )
     return out
 
 
-_LOWER = {c: spec.lower for c, spec in OBSERVATION_CODES.items()}
-_UPPER = {c: spec.upper for c, spec in OBSERVATION_CODES.items()}
+_LOWER: dict[str, object] = {c: spec.lower for c, spec in OBSERVATION_CODES.items()}
+_UPPER: dict[str, object] = {c: spec.upper for c, spec in OBSERVATION_CODES.items()}
 _CANONICAL = {c: spec.canonical_unit or "" for c, spec in OBSERVATION_CODES.items()}
 _ACCEPTED = {c: ", ".join(spec.units) or "none" for c, spec in OBSERVATION_CODES.items()}
-_KINDS = {c: spec.kind for c, spec in OBSERVATION_CODES.items()}
+_KINDS: dict[str, object] = {c: spec.kind for c, spec in OBSERVATION_CODES.items()}
 
 
 def _categories(code: pd.Series, value: pd.Series, rows: pd.Series) -> pd.DataFrame:
+    """Controlled values of the categorical ``rows``: each distinct (code, text) looked up once."""
     out = pd.DataFrame(
         {"value": pd.Series(None, index=code.index, dtype=object), "invalid": False, "reason": ""}
     )
-    for name in code[rows].unique():
+    if not rows.any():
+        return out
+    codes, distinct = factorize_pairs(code[rows], value[rows])
+    names = pd.Series([name for name, _ in distinct])
+    mapped = pd.Series(None, index=names.index, dtype=object)
+    invalid = pd.Series(False, index=names.index)
+    reason = pd.Series("", index=names.index)
+    for name, these in names.groupby(names).groups.items():
         spec = OBSERVATION_CODES[str(name)]
-        these = rows & (code == name)
-        aliases = dict(VALUE_ALIASES.get("BOOLEAN" if spec.kind == "boolean" else name, {}))
-        mapped = controlled(value[these], spec.values, aliases)
-        out.loc[these, "value"] = mapped["value"]
-        out.loc[these, "invalid"] = mapped["invalid"] | mapped["empty"]
-        out.loc[these, "reason"] = (
-            f"value is not an allowed {name} value (allowed: {', '.join(spec.values)})"
-        )
+        vocabulary = "BOOLEAN" if spec.kind == "boolean" else str(name)
+        aliases = dict(VALUE_ALIASES[vocabulary]) if vocabulary in VALUE_ALIASES else {}
+        texts = pd.Series([distinct[i][1] for i in these], index=these)
+        found = controlled(texts, spec.values, aliases)
+        mapped[these] = found["value"]
+        invalid[these] = found["invalid"] | found["empty"]
+        reason[these] = f"value is not an allowed {name} value (allowed: {', '.join(spec.values)})"
+    picked = rows.to_numpy()
+    out.loc[picked, "value"] = mapped.to_numpy()[codes]
+    out.loc[picked, "invalid"] = invalid.to_numpy()[codes]
+    out.loc[picked, "reason"] = reason.to_numpy()[codes]
     return out
 
 

@@ -27,6 +27,7 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from sqlalchemy import (
     Column,
@@ -201,6 +202,7 @@ class BatchWriter:
         self._products: dict[str, int] = {}
         self._stages: dict[str, Table] = {}
         self._merge_only: set[str] = set()
+        self.dialect = session.get_bind().dialect.name
 
     # ---- reference rows -------------------------------------------------------------------
 
@@ -310,25 +312,33 @@ class BatchWriter:
 
     # ---- bulk upsert --------------------------------------------------------------------------
 
-    def write(self, table_name: str, frame: pd.DataFrame) -> WriteOutcome:
-        """Upsert ``frame`` (store column names) into ``table_name`` for this batch."""
-        if not len(frame):
-            return WriteOutcome()
+    def encode(self, table_name: str, frame: pd.DataFrame) -> Encoded:
+        """``frame`` (store column names) as this batch's rows for the driver. Pure: it touches no
+        session, so it may run on another thread than :meth:`write`."""
         table = Base.metadata.tables[table_name]
         unknown = set(frame.columns) - set(table.c.keys())
         if unknown:
             raise ValueError(f"{table_name} has no column(s) {sorted(unknown)}")
         frame = frame.assign(load_batch_id=self.batch.load_batch_id)
+        return encode_rows(table, frame, self.dialect)
+
+    def write(self, table_name: str, rows: pd.DataFrame | Encoded) -> WriteOutcome:
+        """Upsert ``rows`` (a frame with store column names, or :meth:`encode`'s result) into
+        ``table_name`` for this batch."""
+        encoded = rows if isinstance(rows, Encoded) else self.encode(table_name, rows)
+        if not len(encoded.frame):
+            return WriteOutcome()
+        table = Base.metadata.tables[table_name]
         if table_name not in self._merge_only:
             savepoint = self.session.begin_nested()
             try:
-                _bulk_insert(self.session, table, frame)
+                _bulk_insert(self.session, table, encoded)
                 savepoint.commit()
-                return WriteOutcome(inserted=len(frame))
+                return WriteOutcome(inserted=len(encoded.frame))
             except (IntegrityError, _driver_integrity_error(self.session)):
                 savepoint.rollback()
                 self._merge_only.add(table_name)  # the table already holds rows of this source
-        return self._merge(table, frame)
+        return self._merge(table, encoded.frame)
 
     def _stage(self, table: Table, columns: Sequence[str]) -> Table:
         stage = self._stages.get(table.name)
@@ -349,7 +359,7 @@ class BatchWriter:
     def _merge(self, table: Table, frame: pd.DataFrame) -> WriteOutcome:
         identity = IDENTITIES[table.name]
         stage = self._stage(table, list(frame.columns))
-        _bulk_insert(self.session, stage, frame)
+        _bulk_insert(self.session, stage, encode_rows(stage, frame, self.dialect))
         same = and_(*(table.c[c] == stage.c[c] for c in identity))
         batch_id = self.batch.load_batch_id
         outcome = WriteOutcome()
@@ -530,27 +540,68 @@ def _python_type(column: Column[Any]) -> type:
         return dict
 
 
-def _bulk_insert(session: Session, table: Table, frame: pd.DataFrame) -> None:
-    """Insert every row of ``frame`` (PostgreSQL: COPY; SQLite: executemany)."""
-    connection = session.connection()
+@dataclass(frozen=True)
+class Encoded:
+    """Rows of a frame as the driver takes them: CSV for PostgreSQL's COPY, tuples for SQLite.
+
+    Columns that hold one number in every row (the batch id, a flag) are written as SQL literals
+    and columns that are empty in every row are left out: fewer values to bind per row.
+    """
+
+    frame: pd.DataFrame
+    columns: list[str]
+    constants: dict[str, int | float]
+    payload: bytes | list[tuple[Any, ...]]
+
+
+def encode_rows(table: Table, frame: pd.DataFrame, dialect: str) -> Encoded:
+    """Encode ``frame`` for a bulk insert into ``table`` on ``dialect``."""
     data = _arrow_table(table, frame)
-    columns = list(frame.columns)
+    columns: list[str] = []
+    constants: dict[str, int | float] = {}
+    for name in frame.columns:
+        values = data.column(name)
+        no_default = table.c[name].default is None and table.c[name].server_default is None
+        if no_default and values.null_count == len(values) and len(values):
+            continue  # NULL in every row: the column's default
+        kind = values.type
+        numeric = pa.types.is_integer(kind) or pa.types.is_boolean(kind)
+        if dialect == "sqlite" and numeric and len(values) and values.null_count == 0:
+            first = values[0].as_py()
+            if pc.all(pc.equal(values, values[0])).as_py():
+                constants[name] = int(first)
+                continue
+        columns.append(name)
+    if dialect == "postgresql":
+        buffer = io.BytesIO()
+        pacsv.write_csv(
+            data.select(columns), buffer, write_options=pacsv.WriteOptions(include_header=False)
+        )
+        return Encoded(frame, columns, constants, buffer.getvalue())
+    rows = list(zip(*(_sqlite_values(data.column(c)) for c in columns), strict=True))
+    return Encoded(frame, columns, constants, rows)
+
+
+def _bulk_insert(session: Session, table: Table, encoded: Encoded) -> None:
+    """Insert every encoded row (PostgreSQL: COPY; SQLite: executemany)."""
+    connection = session.connection()
     raw = connection.connection.driver_connection
     assert raw is not None
-    if connection.dialect.name == "postgresql":
-        buffer = io.BytesIO()
-        pacsv.write_csv(data, buffer, write_options=pacsv.WriteOptions(include_header=False))
-        names = ", ".join(f'"{c}"' for c in columns)
+    names = ", ".join(f'"{c}"' for c in encoded.columns)
+    if isinstance(encoded.payload, bytes):
         with (
             raw.cursor() as cursor,
             cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN (FORMAT csv)') as copy,
         ):
-            copy.write(buffer.getvalue())
+            copy.write(encoded.payload)
         return
-    rows = list(zip(*(_sqlite_values(data.column(c)) for c in columns), strict=True))
-    placeholders = ", ".join("?" for _ in columns)
-    names = ", ".join(f'"{c}"' for c in columns)
-    raw.cursor().executemany(f'INSERT INTO "{table.name}" ({names}) VALUES ({placeholders})', rows)
+    literal_names = "".join(f', "{c}"' for c in encoded.constants)
+    literals = "".join(f", {value!r}" for value in encoded.constants.values())
+    placeholders = ", ".join("?" for _ in encoded.columns)
+    raw.cursor().executemany(
+        f'INSERT INTO "{table.name}" ({names}{literal_names}) VALUES ({placeholders}{literals})',
+        encoded.payload,
+    )
 
 
 def _sqlite_values(values: pa.ChunkedArray) -> list[Any]:
