@@ -204,9 +204,9 @@ def validate(frame: pd.DataFrame, kind: Kind, file: str) -> tuple[pd.Series, pd.
         found = rejections.rejections(
             file,
             rows=frame.loc[index, ROW].reset_index(drop=True),
-            field=None,
+            field=cases["column"].astype(str).reset_index(drop=True),
             values=cases["failure_case"].reset_index(drop=True),
-            rule="contract",
+            rule=cases["check"].astype(str).str.split(":").str[0].reset_index(drop=True),
             reason=pd.Series(
                 [
                     _reason(str(check), str(column))
@@ -214,8 +214,6 @@ def validate(frame: pd.DataFrame, kind: Kind, file: str) -> tuple[pd.Series, pd.
                 ]
             ),
         )
-        found["field"] = cases["column"].to_numpy()
-        found["rule"] = cases["check"].astype(str).str.split(":").str[0].to_numpy()
         good = ~frame.index.isin(index)
         return pd.Series(good, index=frame.index), found
     return pd.Series(True, index=frame.index), rejections.empty()

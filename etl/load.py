@@ -107,7 +107,7 @@ class _StoreThread:
     Only this thread touches the session between the start and the end of the batch.
     """
 
-    MAX_PENDING = 2
+    MAX_PENDING = 1
     """Chunks written ahead at most (bounds the memory a slow database can make us hold)."""
 
     def __init__(self) -> None:

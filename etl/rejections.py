@@ -18,6 +18,55 @@ from __future__ import annotations
 import pandas as pd
 
 COLUMNS = ("file", "row", "field", "value", "rule", "reason")
+
+RULES: dict[str, str] = {
+    # whole files
+    "empty_file": "the file is empty (0 bytes)",
+    "unreadable_file": "not UTF-8 text, malformed CSV/Parquet/Excel, or a field over 1 MB",
+    "encoding": "an SDTM file that is neither UTF-8 nor Windows-1252 text",
+    "columns": "required columns are missing (with a hint when the delimiter looks wrong)",
+    "missing_columns": "a FAERS file lacks the columns of both the AERS and the FAERS layout",
+    "missing_file": "a FAERS path that is neither a file nor a folder",
+    "missing_demo": "a FAERS quarter without its DEMO file (its other files are not read)",
+    "unknown_quarter": "a FAERS file name without a recognisable quarter (e.g. DRUG17Q2.txt)",
+    "unknown_table": "a FAERS file that is none of DEMO, DRUG, REAC, OUTC, RPSR, THER, INDI",
+    # contracts (pandera)
+    "required": "a required value is empty",
+    "max_length": "a value is longer than its field allows (64 for identifiers, else 255)",
+    "formula": "text starting like a spreadsheet formula (=, +, - or @): CSV injection",
+    "sql": "text containing an SQL statement fragment",
+    # values
+    "number": "not a number (decimal commas are not guessed), or a negative dose",
+    "range": "a number outside what is physically possible for the code, or a grade not 0-5",
+    "unit": "a unit that is not accepted for the code (units are never guessed)",
+    "unknown_code": "an observation code (or FAERS outcome/source code) not in the vocabulary",
+    "vocabulary": "a categorical value not in its controlled vocabulary (after aliases)",
+    "date": "not an ISO 8601 date, a date that does not exist, or not precise enough",
+    "order": "an end or resolution date before its start or onset",
+    # identity and references
+    "duplicate": "a row whose identity repeats an earlier row of the same batch",
+    "unknown_subject": "a child row whose subject is neither in the batch nor in the store",
+    "case_rejected": "a FAERS drug or reaction whose report was rejected",
+    "not_in_demo": "a FAERS row whose report is not in the quarter's DEMO file",
+    "missing_value": "a FAERS key field (primaryid, caseid, drug_seq, pt) is empty",
+    "not_a_number": "a FAERS age or weight that is not a number",
+    "not_an_integer": "a FAERS caseversion or drug_seq that is not a whole number",
+    "drug_rejected": "a FAERS THER or INDI row of a drug that was rejected",
+    "no_such_drug": "a FAERS THER or INDI row naming a drug the report does not have",
+}
+"""Every rule a rejection can name, with its meaning (docs/data_formats.md lists them)."""
+
+
+class UnknownRule(ValueError):
+    """A rejection with a rule that is not in :data:`RULES` (a programming error)."""
+
+
+def _known(rule: str) -> str:
+    if rule not in RULES:
+        raise UnknownRule(f"rejection rule {rule!r} is not in etl.rejections.RULES")
+    return rule
+
+
 MAX_VALUE_CHARS = 200
 """Offending values are kept up to this length (a 10 MB field is not copied into the store)."""
 
@@ -39,20 +88,23 @@ def rejections(
     file: str,
     *,
     rows: pd.Series,
-    field: str | None,
+    field: str | pd.Series | None,
     values: pd.Series | None,
-    rule: str,
+    rule: str | pd.Series,
     reason: str | pd.Series,
 ) -> pd.DataFrame:
-    """Rejections for ``rows`` of ``file`` that broke ``rule`` on ``field``."""
+    """Rejections for ``rows`` of ``file`` that broke ``rule`` on ``field`` (one for all rows, or
+    one per row)."""
+    for name in [rule] if isinstance(rule, str) else rule.unique():
+        _known(str(name))
     n = len(rows)
     return pd.DataFrame(
         {
             "file": [file] * n,
             "row": rows.to_numpy(),
-            "field": [field] * n,
+            "field": field.to_numpy() if isinstance(field, pd.Series) else [field] * n,
             "value": (shorten(values) if values is not None else pd.Series([None] * n)).to_numpy(),
-            "rule": [rule] * n,
+            "rule": rule.to_numpy() if isinstance(rule, pd.Series) else [rule] * n,
             "reason": reason.to_numpy() if isinstance(reason, pd.Series) else [reason] * n,
         }
     )
@@ -60,6 +112,7 @@ def rejections(
 
 def file_rejection(file: str, rule: str, reason: str) -> pd.DataFrame:
     """A rejection of a whole file (no row, no field)."""
+    _known(rule)
     return pd.DataFrame(
         [{"file": file, "row": None, "field": None, "value": None, "rule": rule, "reason": reason}]
     )

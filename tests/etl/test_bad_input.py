@@ -156,7 +156,7 @@ DEFECTS = {
         None,
         None,
         "unreadable_file",
-        "a field is longer than 16 MB",
+        "a field is longer than 1 MB",
     ),
     "SQL injection": Defect(
         "adverse_events.csv",
