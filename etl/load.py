@@ -138,6 +138,7 @@ class _Run:
         self.files: dict[str, FileReport] = {}
         self.rejected: list[pd.DataFrame] = []
         self.rejected_count = 0
+        """Rejections found (several may concern one row)."""
         self.subject_rows: list[pd.DataFrame] = []
         """Prepared subjects of every subjects chunk, with the file they came from (``_file``)."""
         self.subjects_written = False
@@ -163,6 +164,11 @@ class _Run:
 
     def report(self, file: str) -> FileReport:
         return self.files.setdefault(file, FileReport())
+
+    @property
+    def rejected_rows(self) -> int:
+        """Rows rejected (a row with several rejections, or a whole file, counts once)."""
+        return sum(report.rejected for report in self.files.values())
 
     # ---- chunks ---------------------------------------------------------------------------
 
@@ -570,7 +576,7 @@ def _finish(session: Any, batch: Any, run: _Run, status: str, actor: str, notes:
         status=status,
         rows_read=sum(r.rows_read for r in run.files.values()),
         rows_loaded=loaded if status != "rejected" else 0,
-        rows_rejected=run.rejected_count,
+        rows_rejected=run.rejected_rows,
         message=message,
         actor=actor,
         summary={"notes": notes, "files": {n: vars(r) for n, r in run.files.items()}},
@@ -580,7 +586,7 @@ def _finish(session: Any, batch: Any, run: _Run, status: str, actor: str, notes:
 def _message(status: str, run: _Run) -> str:
     if status == "rejected":
         return (
-            f"{run.rejected_count} row(s) rejected; nothing was loaded (all-or-nothing). "
+            f"{run.rejected_rows} row(s) rejected; nothing was loaded (all-or-nothing). "
             "Fix the rows, or load with --accept-partial to write the good rows."
         )
     inserted = sum(r.inserted for r in run.files.values())
@@ -588,14 +594,14 @@ def _message(status: str, run: _Run) -> str:
     unchanged = sum(r.unchanged for r in run.files.values())
     text = f"{inserted} row(s) added, {updated} corrected, {unchanged} unchanged"
     if run.rejected_count:
-        text += f"; {run.rejected_count} rejected and not loaded"
+        text += f"; {run.rejected_rows} rejected and not loaded"
     return text
 
 
 def _report(batch_id: int, status: str, run: _Run, notes: list[str]) -> LoadReport:
     found = rejections.combine(run.rejected)
     return LoadReport(
-        batch_id, status, run.files, found, run.rejected_count, notes, _message(status, run)
+        batch_id, status, run.files, found, run.rejected_rows, notes, _message(status, run)
     )
 
 

@@ -200,7 +200,7 @@ def parse_numbers(text: pd.Series) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "value": value.astype(float),
-            "operator": operator,
+            "operator": operator.astype(object).where(operator.notna(), None),
             "empty": empty,
             "invalid": ~empty & value.isna(),
         }

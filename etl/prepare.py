@@ -322,6 +322,9 @@ def prepare_observations(frame: pd.DataFrame, file: str, context: pd.DataFrame) 
     unit_text = _text(frame, "unit")
     numeric = pd.Series(_per_value(code, _KINDS) == "numeric", index=frame.index)
     number = parse_numbers(value_text.where(numeric & rej.alive, ""))
+    rej.reject(
+        numeric & number["empty"], "value", "required", "value is empty; a value is required"
+    )
     rej.reject(numeric & number["invalid"], "value", "number", "value is not a number")
     converted = _convert(code, number, unit_text, numeric & rej.alive)
     rej.reject(converted["invalid_unit"], "unit", "unit", converted["reason"], values=unit_text)

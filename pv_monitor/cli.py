@@ -276,7 +276,7 @@ def _print_load(report: LoadReport, rejections_csv: Path | None) -> None:
     if report.rejected_total:
         shown = report.rejections.head(20)
         listing = Table(title=f"Rejections ({report.rejected_total:,}; first {len(shown)})")
-        for column in ("file", "row", "field", "value", "reason"):
+        for column in ("file", "data row", "field", "value", "reason"):
             listing.add_column(column)
         for row in shown.itertuples():
             listing.add_row(

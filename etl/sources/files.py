@@ -83,7 +83,7 @@ def read_csv_chunks(
             parse_options=parse,
             convert_options=_all_text(path, read, parse),
         )
-    except pa.ArrowInvalid as error:
+    except (pa.ArrowInvalid, UnicodeDecodeError) as error:
         raise FileProblem("unreadable_file", _explain(error)) from error
     next_row = 1
     pending: list[pd.DataFrame] = []
@@ -116,7 +116,7 @@ def _all_text(
     """Read every column as text (types are decided by the contracts, not guessed)."""
     try:
         header = pacsv.open_csv(path, read_options=read, parse_options=parse).schema.names
-    except pa.ArrowInvalid as error:
+    except (pa.ArrowInvalid, UnicodeDecodeError) as error:  # a header that is not UTF-8
         raise FileProblem("unreadable_file", _explain(error)) from error
     return pacsv.ConvertOptions(
         column_types=dict.fromkeys(header, pa.string()), strings_can_be_null=False

@@ -587,6 +587,11 @@ def _icans_signals(
     }
 
 
+CRP_CEILING_MG_L = 500.0
+"""Synthetic assumption: CRP never exceeds 500 mg/L. The log-normal model has a tail that
+reached 1,275 mg/L in 88 million rows, which the loader rightly rejects as impossible."""
+
+
 def _baseline_and_inflammation(
     rng: np.random.Generator, c: Courses, inflammation: FloatArray, marrow: FloatArray
 ) -> None:
@@ -599,7 +604,7 @@ def _baseline_and_inflammation(
         return np.asarray(np.exp(draws), dtype=np.float64)
 
     base = {
-        "CRP": lognormal(8.0, 1.0, 0.6),
+        "CRP": np.minimum(lognormal(8.0, 1.0, 0.6), CRP_CEILING_MG_L),
         "FERRITIN": lognormal(500.0, 0.8, 0.5),
         "LDH": lognormal(230.0, 0.35, 0.2),
         "IL6": lognormal(4.0, 0.6, 0.5),
@@ -623,7 +628,7 @@ def _baseline_and_inflammation(
     noise = rng.lognormal(0.0, 0.12, (8, *shape))
     toci_recent = _ema(c.grid["tocilizumab"].astype(np.float64), 0.5) > 0.2
     lag = np.concatenate([np.zeros((n, 1)), crs[:, :-1]], axis=1)
-    c.grid["CRP"] = (base["CRP"][:, None] + 35.0 * fast) * noise[0]
+    c.grid["CRP"] = np.minimum((base["CRP"][:, None] + 35.0 * fast) * noise[0], CRP_CEILING_MG_L)
     c.grid["FERRITIN"] = base["FERRITIN"][:, None] * (1 + 0.6 * slow) * noise[1]
     il6 = base["IL6"][:, None] * np.exp(0.8 * crs + 0.3 * lag) * noise[2]
     c.grid["IL6"] = il6 * np.where(toci_recent, 3.0, 1.0)  # IL-6 rises under IL-6R blockade

@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 from pv_monitor.grading import sbp_threshold_mmhg
 from pv_monitor.reference import APPROVED_PRODUCTS
 from pv_monitor.synthetic.course import (
+    CRP_CEILING_MG_L,
     EPINEPHRINE,
     GRID_DAYS,
     GRID_FIRST_DAY,
@@ -398,7 +399,10 @@ def _laboratory(
     column = np.clip(day - GRID_FIRST_DAY, 0, N_GRID - 1)
     noise = rng.lognormal(0, 0.2, (4, m))
     values = {
-        "CRP": np.where(on_grid, g["CRP"][subject, column], p["baseline_CRP"][subject] * noise[0]),
+        "CRP": np.minimum(
+            np.where(on_grid, g["CRP"][subject, column], p["baseline_CRP"][subject] * noise[0]),
+            CRP_CEILING_MG_L,
+        ),
         "FERRITIN": np.where(
             on_grid,
             g["FERRITIN"][subject, column],

@@ -23,6 +23,7 @@ from pv_monitor.synthetic import (
 )
 from pv_monitor.synthetic.course import INFECTION_TERMS
 from pv_monitor.synthetic.parameters import load_parameters
+from pv_monitor.vocabulary import OBSERVATION_CODES
 from tests.pv_monitor.synthetic.conftest import canonical_values, read_tidy
 
 CRS = "Cytokine release syndrome"
@@ -375,3 +376,17 @@ def test_memory_does_not_grow_with_the_cohort(tmp_path: Path) -> None:
 
     small, large = peak_kib(2000), peak_kib(6000)
     assert large < small + 64 * 1024, (small, large)
+
+
+def test_every_numeric_value_is_within_its_possible_range(
+    rates_cohort: SynthesisSummary,
+) -> None:
+    """The loader rejects impossible values; the synthetic cohort must never produce them."""
+    rows = read_tidy(rates_cohort.out_dir, "observations.csv")
+    numeric = rows[rows["code"].map(lambda code: OBSERVATION_CODES[code].kind == "numeric")]
+    numeric = numeric.assign(value=numeric["value"].str.lstrip("<>"))
+    values = canonical_values(numeric)
+    lower = numeric["code"].map(lambda code: OBSERVATION_CODES[code].lower)
+    upper = numeric["code"].map(lambda code: OBSERVATION_CODES[code].upper)
+    outside = numeric[(values < lower) | (values > upper)]
+    assert outside.empty, outside.head()
