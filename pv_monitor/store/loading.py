@@ -260,13 +260,20 @@ class BatchWriter:
 
     def subject_ids(self, study_id: int, keys: Iterable[str]) -> dict[str, int]:
         """Surrogate ids of the subjects ``keys`` of a study that are in the store."""
-        table = Base.metadata.tables["subject"]
+        return self._ids("subject", "study_id", study_id, "subject_key", keys)
+
+    def _ids(
+        self, table_name: str, scope: str, scope_value: object, key: str, keys: Iterable[str]
+    ) -> dict[str, int]:
+        """Surrogate ids by key of the rows of ``table_name`` whose ``scope`` column is
+        ``scope_value`` (looked up 5,000 keys at a time)."""
+        table = Base.metadata.tables[table_name]
+        primary = next(iter(table.primary_key.columns))
         wanted = sorted(set(keys))
         found: dict[str, int] = {}
         for start in range(0, len(wanted), 5000):
-            part = wanted[start : start + 5000]
-            query = select(table.c.subject_key, table.c.subject_id).where(
-                table.c.study_id == study_id, table.c.subject_key.in_(part)
+            query = select(table.c[key], primary).where(
+                table.c[scope] == scope_value, table.c[key].in_(wanted[start : start + 5000])
             )
             found.update({str(k): int(v) for k, v in self.session.execute(query)})
         return found
@@ -445,16 +452,7 @@ class BatchWriter:
 
     def case_ids(self, source: str, report_keys: Iterable[str]) -> dict[str, int]:
         """Surrogate ids of spontaneous report versions by report key."""
-        table = Base.metadata.tables["icsr_case"]
-        wanted = sorted(set(report_keys))
-        found: dict[str, int] = {}
-        for start in range(0, len(wanted), 5000):
-            part = wanted[start : start + 5000]
-            query = select(table.c.report_key, table.c.icsr_case_id).where(
-                table.c.source == source, table.c.report_key.in_(part)
-            )
-            found.update({str(k): int(v) for k, v in self.session.execute(query)})
-        return found
+        return self._ids("icsr_case", "source", source, "report_key", report_keys)
 
     def refresh_latest_versions(self, source: str, case_keys: Iterable[str]) -> None:
         """Mark, for each case, its latest version in the whole store (FAERS: highest
