@@ -41,7 +41,7 @@ from pv_monitor.store.loading import (
     previous_identical_batch,
     write_rejections,
 )
-from pv_monitor.store.migrate import current_revision, head_revision
+from pv_monitor.store.migrate import require_current_schema
 
 ALL_OR_NOTHING = "all_or_nothing"
 ACCEPT_PARTIAL = "accept_partial"
@@ -81,10 +81,6 @@ class LoadReport:
     def exit_code(self) -> int:
         """0 when nothing was rejected, 1 otherwise (architecture.md: exit codes)."""
         return 1 if self.rejected_total or self.status in ("rejected", "failed") else 0
-
-
-class StoreNotReady(RuntimeError):
-    """The store is not at the schema revision this version writes (run ``db upgrade``)."""
 
 
 class _RejectedBatch(Exception):
@@ -439,12 +435,7 @@ def run_batch(
     engine = create_store_engine(database_url)
     make_session = session_factory(engine)
     try:
-        revision = current_revision(engine)
-        if revision != head_revision():
-            raise StoreNotReady(
-                f"the store is at schema revision {revision or 'none (empty)'}, not "
-                f"{head_revision()}: run `pv-monitor db upgrade` first"
-            )
+        require_current_schema(engine)
         with make_session() as session:
             with session.begin():
                 previous = previous_identical_batch(session, digest, source_format)

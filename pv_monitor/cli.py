@@ -19,7 +19,10 @@ from pv_monitor import __version__
 from pv_monitor.config import database_url
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from etl.load import LoadReport
+    from pv_monitor.pipeline import RunSummary
     from pv_monitor.synthetic import SynthesisSummary
 
 console = Console()
@@ -209,7 +212,8 @@ def load(
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from etl import FORMATS, ExportError, load
-    from etl.load import ACCEPT_PARTIAL, ALL_OR_NOTHING, StoreNotReady
+    from etl.load import ACCEPT_PARTIAL, ALL_OR_NOTHING
+    from pv_monitor.store.migrate import StoreNotReady
 
     state = _state(ctx)
     if export_format not in FORMATS and not export_format.startswith("mapping:"):
@@ -290,6 +294,45 @@ def _print_load(report: LoadReport, rejections_csv: Path | None) -> None:
     if rejections_csv is not None:
         report.rejections.to_csv(rejections_csv, index=False)
         console.print(f"all stored rejections written to {rejections_csv}")
+
+
+@app.command("run")
+def run(
+    ctx: typer.Context,
+    full: Annotated[
+        bool, typer.Option("--full", help="Recompute every subject, not only those touched.")
+    ] = False,
+) -> None:
+    """Assess, grade and fold episodes for subjects touched since the last run."""
+    from rich.progress import Progress
+
+    from pv_monitor.pipeline import run_pipeline
+    from pv_monitor.store.migrate import StoreNotReady
+
+    with Progress(console=console, transient=True, disable=not console.is_terminal) as bar:
+        task = bar.add_task("grading subjects", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        try:
+            summary = run_pipeline(
+                _state(ctx).database_url, actor=current_actor(), full=full, progress=progress
+            )
+        except StoreNotReady as error:
+            err_console.print(f"[red]{error}[/red]")
+            raise typer.Exit(2) from error
+    _print_run(summary)
+
+
+def _print_run(summary: RunSummary) -> None:
+    written = ", ".join(f"{rows:,} {table}" for table, rows in summary.counts.items()) or "nothing"
+    console.print(
+        f"Pipeline run {summary.run_id} ({summary.mode}): {summary.subjects:,} subjects "
+        f"recomputed; wrote {written}."
+    )
+    versions = ", ".join(f"{k} {v}" for k, v in summary.criteria.items())
+    console.print(f"Criteria: {versions}")
 
 
 def _default_workers(n_subjects: int) -> int:
@@ -426,12 +469,33 @@ def demo(
     if report.exit_code:
         err_console.print("[red]the synthetic export did not load cleanly[/red]")
         raise typer.Exit(1)
+    console.rule("grading: daily assessments, ASTCT CRS and ICANS, episodes")
+    from pv_monitor.pipeline import derived_rates, run_pipeline
+
+    summary = run_pipeline(url, actor=current_actor())
+    _print_run(summary)
+    _print_rates(derived_rates(url))
     console.print(
-        "Done: synthetic exports written and loaded into the store. Grading, alerts and the "
-        "dashboard are added by the clinical-engine, alerts and dashboard issues. The SDTM "
-        "export of the same cohort loads with: pv-monitor load "
-        f"{exports['sdtm'].out_dir} --format sdtm (into another store)."
+        "Done: synthetic exports written, loaded through the ETL and graded. Alerts and the "
+        "dashboard are added by the alerts and dashboard issues. The SDTM export of the same "
+        f"cohort loads with: pv-monitor load {exports['sdtm'].out_dir} --format sdtm (into "
+        "another store)."
     )
+
+
+def _print_rates(rates: pd.DataFrame) -> None:
+    """Per-product shares of subjects with derived any-grade and grade >= 3 CRS and ICANS."""
+    from rich.table import Table
+
+    table = Table(title="Derived from the raw observations (ASTCT 2019), by product")
+    for column in ("product", "subjects", "CRS any", "CRS >= 3", "ICANS any", "ICANS >= 3"):
+        table.add_column(column, justify="left" if column == "product" else "right")
+    for row in rates.to_dict("records"):
+        shares = [
+            float(row[c]) for c in ("crs_any", "crs_grade3plus", "icans_any", "icans_grade3plus")
+        ]
+        table.add_row(str(row["product"]), str(row["subjects"]), *(f"{s:.0%}" for s in shares))
+    console.print(table)
 
 
 def _print_cohort(tidy_folder: Path) -> None:

@@ -399,5 +399,6 @@ LOAD_STATUSES = ("running", "committed", "partial", "rejected", "failed", "uncha
 """``committed``: every row loaded; ``partial``: good rows loaded under ``--accept-partial``;
 ``rejected``: nothing loaded because a row was rejected; ``failed``: the load stopped on an error;
 ``unchanged``: the files were loaded before and nothing changed."""
+PIPELINE_RUN_STATUSES = ("running", "committed", "failed")
 SYNDROMES = ("crs", "icans", "iec_hs", "icaht", "relapse", "other")
 """The syndromes grades, episodes, alerts and signals are filed under."""

@@ -42,6 +42,8 @@ def flags(series: pd.Series) -> tuple[BoolArray, BoolArray]:
     if series.dtype == bool:
         values = series.to_numpy()
         return values, np.ones(values.size, dtype=bool)
+    if series.dtype == "boolean":
+        return series.fillna(False).to_numpy(dtype=bool), series.notna().to_numpy()
     text = series.astype("string").str.strip().str.lower()
     true, false = text.isin(_TRUE), text.isin(_FALSE)
     bad = ~(true | false) & text.notna() & (text != "")

@@ -130,7 +130,7 @@ def _hypotension_tier(
     return tier, text
 
 
-def _hypoxia_tier(
+def hypoxia_tier(
     device: pd.Series, flow: pd.Series, criteria: Criteria
 ) -> tuple[FloatArray, np.ndarray, ObjectArray]:
     """Tier (NaN when not assessed), whether it is a lower bound, and its description."""
@@ -192,7 +192,7 @@ def grade_crs(frame: pd.DataFrame, criteria: Criteria | None = None) -> pd.DataF
     treated_value, _ = flags(frame["crs_treated"])
     treated = treated_value  # not recorded = no treatment given
     hypo, hypo_text = _hypotension_tier(frame["hypotension"], frame["vasopressors"], criteria)
-    oxy, oxy_low, oxy_text = _hypoxia_tier(frame["o2_device"], frame["o2_flow_l_min"], criteria)
+    oxy, oxy_low, oxy_text = hypoxia_tier(frame["o2_device"], frame["o2_flow_l_min"], criteria)
 
     fever_interval = criteria.interval("fever", "temperature_c")
     fever_c = float(fever_interval.left)

@@ -571,6 +571,12 @@ def encode_rows(table: Table, frame: pd.DataFrame, dialect: str) -> Encoded:
                 continue
         columns.append(name)
     if dialect == "postgresql":
+        for name in columns:  # timestamptz: say it is UTC, not the session's time zone
+            if getattr(table.c[name].type, "timezone", False):
+                index = data.schema.get_field_index(name)
+                data = data.set_column(
+                    index, name, data.column(name).cast(pa.timestamp("us", tz="UTC"))
+                )
         buffer = io.BytesIO()
         pacsv.write_csv(
             data.select(columns), buffer, write_options=pacsv.WriteOptions(include_header=False)
@@ -600,6 +606,19 @@ def _bulk_insert(session: Session, table: Table, encoded: Encoded) -> None:
         f'INSERT INTO "{table.name}" ({names}{literal_names}) VALUES ({placeholders}{literals})',
         encoded.payload,
     )
+
+
+def insert_frame(session: Session, table_name: str, frame: pd.DataFrame) -> int:
+    """Bulk-insert the rows of ``frame`` (columns named as in the table); returns the count.
+
+    UTC time stamps are written as naive UTC values (``datetime.now(UTC)`` works too).
+    """
+    if frame.empty:
+        return 0
+    table = Base.metadata.tables[table_name]
+    dialect = session.connection().dialect.name
+    _bulk_insert(session, table, encode_rows(table, frame, dialect))
+    return len(frame)
 
 
 def _sqlite_values(values: pa.ChunkedArray) -> list[Any]:

@@ -44,3 +44,17 @@ def current_revision(engine: Engine) -> str | None:
     """The revision the database at ``engine`` is at; None for an empty database."""
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
+
+
+class StoreNotReady(RuntimeError):
+    """The store is not at the schema revision this version writes (run ``db upgrade``)."""
+
+
+def require_current_schema(engine: Engine) -> None:
+    """Raise :class:`StoreNotReady` unless the store is at the newest revision."""
+    revision = current_revision(engine)
+    if revision != head_revision():
+        raise StoreNotReady(
+            f"the store is at schema revision {revision or 'none (empty)'}, not "
+            f"{head_revision()}: run `pv-monitor db upgrade` first"
+        )

@@ -49,6 +49,47 @@ COMMENT ON COLUMN product.is_approved IS 'True for products with a marketing aut
 
 COMMENT ON COLUMN product.source IS 'Where the product facts come from (reference and evidence tag).';
 
+CREATE TABLE pipeline_run (
+	pipeline_run_id SERIAL NOT NULL, 
+	run_by VARCHAR(255) NOT NULL, 
+	started_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	finished_at TIMESTAMP WITH TIME ZONE, 
+	status VARCHAR(32) NOT NULL, 
+	mode VARCHAR(32) NOT NULL, 
+	last_load_batch_id INTEGER NOT NULL, 
+	criteria JSON NOT NULL, 
+	subjects INTEGER NOT NULL, 
+	counts JSON, 
+	pv_monitor_version VARCHAR(32) NOT NULL, 
+	CONSTRAINT pk_pipeline_run PRIMARY KEY (pipeline_run_id), 
+	CONSTRAINT ck_pipeline_run_status CHECK (status IN ('running', 'committed', 'failed')), 
+	CONSTRAINT ck_pipeline_run_mode CHECK (mode IN ('incremental', 'full'))
+);
+
+COMMENT ON TABLE pipeline_run IS 'Pipeline runs: the load batches they covered, criteria versions, counts.';
+
+COMMENT ON COLUMN pipeline_run.pipeline_run_id IS 'Surrogate key.';
+
+COMMENT ON COLUMN pipeline_run.run_by IS 'User or process that ran it.';
+
+COMMENT ON COLUMN pipeline_run.started_at IS 'Start (UTC).';
+
+COMMENT ON COLUMN pipeline_run.finished_at IS 'End (UTC).';
+
+COMMENT ON COLUMN pipeline_run.status IS 'running, committed or failed.';
+
+COMMENT ON COLUMN pipeline_run.mode IS 'incremental (subjects touched since the last run) or full.';
+
+COMMENT ON COLUMN pipeline_run.last_load_batch_id IS 'Highest load batch whose rows this run took into account.';
+
+COMMENT ON COLUMN pipeline_run.criteria IS 'Criteria, score and closure-rule versions used (JSON).';
+
+COMMENT ON COLUMN pipeline_run.subjects IS 'Subjects recomputed.';
+
+COMMENT ON COLUMN pipeline_run.counts IS 'Rows written per table (JSON).';
+
+COMMENT ON COLUMN pipeline_run.pv_monitor_version IS 'pv-monitor version that ran it.';
+
 CREATE TABLE audit_log (
 	audit_log_id BIGSERIAL NOT NULL, 
 	occurred_at TIMESTAMP WITH TIME ZONE NOT NULL, 

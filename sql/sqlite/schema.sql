@@ -23,6 +23,23 @@ CREATE TABLE product (
 	CONSTRAINT uq_product_brand_name UNIQUE (brand_name)
 );
 
+CREATE TABLE pipeline_run (
+	pipeline_run_id INTEGER NOT NULL, 
+	run_by VARCHAR(255) NOT NULL, 
+	started_at DATETIME NOT NULL, 
+	finished_at DATETIME, 
+	status VARCHAR(32) NOT NULL, 
+	mode VARCHAR(32) NOT NULL, 
+	last_load_batch_id INTEGER NOT NULL, 
+	criteria JSON NOT NULL, 
+	subjects INTEGER NOT NULL, 
+	counts JSON, 
+	pv_monitor_version VARCHAR(32) NOT NULL, 
+	CONSTRAINT pk_pipeline_run PRIMARY KEY (pipeline_run_id), 
+	CONSTRAINT ck_pipeline_run_status CHECK (status IN ('running', 'committed', 'failed')), 
+	CONSTRAINT ck_pipeline_run_mode CHECK (mode IN ('incremental', 'full'))
+);
+
 CREATE TABLE audit_log (
 	audit_log_id INTEGER NOT NULL, 
 	occurred_at DATETIME NOT NULL, 

@@ -23,7 +23,7 @@ from pv_monitor.store.base import (
 )
 from pv_monitor.store.models._mixins import SubjectScoped, check_in
 from pv_monitor.store.models.subject import Subject
-from pv_monitor.vocabulary import ALERT_STATUSES, SYNDROMES
+from pv_monitor.vocabulary import ALERT_STATUSES, PIPELINE_RUN_STATUSES, SYNDROMES
 
 
 class InfusionScoped(SubjectScoped):
@@ -170,6 +170,35 @@ class RiskScore(InfusionScoped, Base):
     computed_at: Mapped[Timestamp] = mapped_column(comment="When the pipeline wrote the row.")
 
 
+class PipelineRun(Base):
+    """One run of the pipeline (``pv-monitor run``): what it covered and with which criteria."""
+
+    __tablename__ = "pipeline_run"
+    __table_args__ = (
+        CheckConstraint(check_in("status", PIPELINE_RUN_STATUSES), "status"),
+        CheckConstraint(check_in("mode", ("incremental", "full")), "mode"),
+        {"comment": "Pipeline runs: the load batches they covered, criteria versions, counts."},
+    )
+
+    pipeline_run_id: Mapped[int] = mapped_column(primary_key=True, comment="Surrogate key.")
+    run_by: Mapped[Name] = mapped_column(comment="User or process that ran it.")
+    started_at: Mapped[Timestamp] = mapped_column(comment="Start (UTC).")
+    finished_at: Mapped[Timestamp | None] = mapped_column(comment="End (UTC).")
+    status: Mapped[Code] = mapped_column(comment="running, committed or failed.")
+    mode: Mapped[Code] = mapped_column(
+        comment="incremental (subjects touched since the last run) or full."
+    )
+    last_load_batch_id: Mapped[int] = mapped_column(
+        comment="Highest load batch whose rows this run took into account."
+    )
+    criteria: Mapped[JsonValue] = mapped_column(
+        comment="Criteria, score and closure-rule versions used (JSON)."
+    )
+    subjects: Mapped[int] = mapped_column(comment="Subjects recomputed.")
+    counts: Mapped[JsonValue | None] = mapped_column(comment="Rows written per table (JSON).")
+    pv_monitor_version: Mapped[Code] = mapped_column(comment="pv-monitor version that ran it.")
+
+
 class Alert(SubjectScoped, Base):
     """An alert raised by a rule; one open alert per subject, rule and episode."""
 
@@ -241,6 +270,7 @@ __all__ = [
     "Alert",
     "AlertEvent",
     "DailyAssessment",
+    "PipelineRun",
     "RiskScore",
     "ToxicityEpisode",
     "ToxicityGrade",

@@ -1,0 +1,116 @@
+"""From observation rows to graded days and episodes: the pure part of ``pv-monitor run``.
+
+:func:`assess` chains the steps the pipeline applies to each chunk of subjects:
+
+1. :func:`~pv_monitor.grading.daily.build_daily_assessments` folds the rows into the daily
+   frame (architecture contract 2);
+2. :func:`~pv_monitor.grading.episodes.add_crs_treated` follows each CRS episode to decide on
+   which days fever is no longer needed;
+3. :func:`~pv_monitor.grading.grade_crs` and :func:`~pv_monitor.grading.grade_icans` grade
+   every day;
+4. :func:`~pv_monitor.grading.episodes.fold_episodes` folds graded days into episodes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from pv_monitor.grading.criteria import Criteria, load_criteria
+from pv_monitor.grading.crs import CRS_CRITERIA, grade_crs
+from pv_monitor.grading.daily import build_daily_assessments
+from pv_monitor.grading.episodes import (
+    DEFAULT_CLOSURE,
+    ClosureRule,
+    add_crs_treated,
+    fold_episodes,
+)
+from pv_monitor.grading.icans import ICANS_CRITERIA, grade_icans
+
+GRADE_COLUMNS = (
+    "subject_id",
+    "infusion_id",
+    "study_day",
+    "syndrome",
+    "criteria_version",
+    "grade",
+    "reason",
+    "provisional",
+)
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """Graded days and episodes of a set of infusions.
+
+    Attributes
+    ----------
+    daily : DataFrame
+        The daily assessment frame with ``crs_treated`` and the grade columns of both graders.
+    grades : DataFrame
+        One row per day and syndrome (:data:`GRADE_COLUMNS`), as ``toxicity_grade`` stores them.
+    episodes : DataFrame
+        CRS and ICANS episodes (``episodes.EPISODE_COLUMNS``).
+    """
+
+    daily: pd.DataFrame
+    grades: pd.DataFrame
+    episodes: pd.DataFrame
+
+
+def criteria_versions(rule: ClosureRule = DEFAULT_CLOSURE) -> dict[str, str]:
+    """The versions a run grades with; a change makes the next run regrade everyone."""
+    return {"crs": CRS_CRITERIA, "icans": ICANS_CRITERIA, "episode_closure": rule.name}
+
+
+def assess(
+    infusions: pd.DataFrame,
+    measurements: pd.DataFrame,
+    observations: pd.DataFrame,
+    drugs: pd.DataFrame,
+    *,
+    crs_criteria: Criteria | None = None,
+    icans_criteria: Criteria | None = None,
+    rule: ClosureRule = DEFAULT_CLOSURE,
+) -> Assessment:
+    """Assess, grade and fold the courses of ``infusions`` (inputs as in
+    :func:`~pv_monitor.grading.daily.build_daily_assessments`)."""
+    crs_criteria = crs_criteria or load_criteria(CRS_CRITERIA)
+    icans_criteria = icans_criteria or load_criteria(ICANS_CRITERIA)
+    days = build_daily_assessments(infusions, measurements, observations, drugs, crs_criteria)
+
+    def crs(frame: pd.DataFrame) -> pd.DataFrame:
+        return grade_crs(frame, crs_criteria)
+
+    daily = add_crs_treated(days.frame, days.drug_days, rule, grader=crs)
+    daily = grade_icans(crs(daily), icans_criteria)
+
+    keys = daily[["subject_id", "infusion_id", "study_day"]]
+    grades = pd.concat(
+        [
+            keys.assign(
+                syndrome=syndrome,
+                criteria_version=criteria.version,
+                grade=daily[f"{syndrome}_grade"],
+                reason=daily[f"{syndrome}_reason"],
+                provisional=daily[f"{syndrome}_provisional"],
+            )
+            for syndrome, criteria in (("crs", crs_criteria), ("icans", icans_criteria))
+        ],
+        ignore_index=True,
+    )[list(GRADE_COLUMNS)]
+    episodes = pd.concat(
+        [
+            fold_episodes(
+                keys.assign(grade=daily[f"{syndrome}_grade"]),
+                syndrome,
+                criteria.version,
+                rule,
+                days.drug_days,
+            )
+            for syndrome, criteria in (("crs", crs_criteria), ("icans", icans_criteria))
+        ],
+        ignore_index=True,
+    )
+    return Assessment(daily, grades, episodes)

@@ -1,0 +1,220 @@
+"""The pipeline's SQL: which subjects to recompute, their inputs, and replacing derived rows.
+
+:mod:`pv_monitor.pipeline` orchestrates; the grading and scoring it calls are pure. Every
+query here is bounded by a list of subjects, so a run over a large store works chunk by chunk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Select, case, delete, func, select, union
+from sqlalchemy.orm import Session
+
+from pv_monitor.store.base import Base
+from pv_monitor.store.loading import insert_frame
+from pv_monitor.store.models import (
+    DailyAssessment,
+    Death,
+    DrugExposure,
+    Infusion,
+    LoadBatch,
+    Measurement,
+    Observation,
+    PipelineRun,
+    Product,
+    Subject,
+    ToxicityEpisode,
+)
+
+SUBJECT_TABLES = (
+    "subject",
+    "infusion",
+    "death",
+    "follow_up",
+    "measurement",
+    "observation",
+    "drug_exposure",
+    "adverse_event",
+    "disease_assessment",
+)
+"""Tables whose rows, when a load batch writes them, make a subject's derived rows stale."""
+DERIVED_TABLES = ("toxicity_grade", "toxicity_episode", "risk_score", "daily_assessment")
+"""Replaced per subject by every run, children before parents."""
+
+
+@dataclass(frozen=True)
+class PipelineInputs:
+    """What the pure steps need about a set of subjects (see ``grading.daily``)."""
+
+    infusions: pd.DataFrame
+    measurements: pd.DataFrame
+    observations: pd.DataFrame
+    drugs: pd.DataFrame
+
+
+def latest_load_batch_id(session: Session) -> int:
+    """The newest load batch id (0 for an empty store)."""
+    return int(session.scalar(select(func.max(LoadBatch.load_batch_id))) or 0)
+
+
+def last_committed_run(session: Session) -> PipelineRun | None:
+    """The most recent pipeline run that committed."""
+    query = (
+        select(PipelineRun)
+        .where(PipelineRun.status == "committed")
+        .order_by(PipelineRun.pipeline_run_id.desc())
+        .limit(1)
+    )
+    return session.scalars(query).first()
+
+
+def subjects_to_run(session: Session, after_batch_id: int | None) -> list[int]:
+    """Subjects with an infusion whose rows a load batch newer than ``after_batch_id`` wrote;
+    every subject with an infusion when ``after_batch_id`` is None."""
+    infused = select(Infusion.subject_id).distinct()
+    if after_batch_id is None:
+        return sorted(int(s) for s in session.scalars(infused))
+    parts: list[Select[Any]] = []
+    for name in SUBJECT_TABLES:
+        table = Base.metadata.tables[name]
+        parts.append(select(table.c.subject_id).where(table.c.load_batch_id > after_batch_id))
+    touched = {int(s) for s in session.scalars(union(*parts))}
+    return sorted(touched & {int(s) for s in session.scalars(infused)})
+
+
+def _frame(session: Session, query: Select[*tuple[Any, ...]]) -> pd.DataFrame:
+    result = session.execute(query)
+    return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+
+def read_inputs(session: Session, subject_ids: Sequence[int], codes: Mapping[str, Iterable[str]]
+                ) -> PipelineInputs:  # fmt: skip
+    """Infusions, measurements, observations and drugs of ``subject_ids``.
+
+    ``codes`` names the measurement and observation codes to read
+    (``{"measurement": [...], "observation": [...]}``); other codes stay in the database.
+    """
+    death = (
+        select(Death.subject_id, func.min(Death.death_date).label("death_date"))
+        .where(Death.subject_id.in_(subject_ids))
+        .group_by(Death.subject_id)
+        .subquery()
+    )
+    infusions = _frame(
+        session,
+        select(
+            Infusion.infusion_id,
+            Infusion.subject_id,
+            Infusion.infusion_date,
+            Subject.age_years,
+            death.c.death_date,
+        )
+        .join(Subject, Subject.subject_id == Infusion.subject_id)
+        .outerjoin(death, death.c.subject_id == Infusion.subject_id)
+        .where(Infusion.subject_id.in_(subject_ids)),
+    )
+    measurements = _frame(
+        session,
+        select(
+            Measurement.subject_id,
+            Measurement.code,
+            Measurement.measured_at.label("at"),
+            Measurement.value,
+            Measurement.other_cause,
+        ).where(
+            Measurement.subject_id.in_(subject_ids),
+            Measurement.code.in_(list(codes["measurement"])),
+        ),
+    )
+    observations = _frame(
+        session,
+        select(
+            Observation.subject_id,
+            Observation.code,
+            Observation.observed_at.label("at"),
+            Observation.value,
+            Observation.other_cause,
+        ).where(
+            Observation.subject_id.in_(subject_ids),
+            Observation.code.in_(list(codes["observation"])),
+        ),
+    )
+    drugs = _frame(
+        session,
+        select(
+            DrugExposure.subject_id,
+            DrugExposure.drug,
+            DrugExposure.drug_class,
+            DrugExposure.started_at,
+            DrugExposure.ended_at,
+        ).where(DrugExposure.subject_id.in_(subject_ids)),
+    )
+    return PipelineInputs(infusions, measurements, observations, drugs)
+
+
+def replace_derived(
+    session: Session,
+    subject_ids: Sequence[int],
+    daily: pd.DataFrame,
+    grades: pd.DataFrame,
+    episodes: pd.DataFrame,
+) -> dict[str, int]:
+    """Delete the derived rows of ``subject_ids`` and write the new ones; rows written per table.
+
+    ``grades`` carries ``infusion_id`` and ``study_day`` instead of ``daily_assessment_id``:
+    the ids of the new assessment rows are looked up here.
+    """
+    for name in DERIVED_TABLES:
+        table = Base.metadata.tables[name]
+        session.execute(delete(table).where(table.c.subject_id.in_(subject_ids)))
+    now = datetime.now(UTC).replace(tzinfo=None)
+    assessment_columns = [c for c in daily.columns if c in DailyAssessment.__table__.c]
+    daily = daily[assessment_columns].assign(granularity="day", computed_at=now)
+    written = {"daily_assessment": insert_frame(session, "daily_assessment", daily)}
+    ids = _frame(
+        session,
+        select(
+            DailyAssessment.daily_assessment_id,
+            DailyAssessment.infusion_id,
+            DailyAssessment.study_day,
+        ).where(DailyAssessment.subject_id.in_(subject_ids), DailyAssessment.granularity == "day"),
+    )
+    grades = grades.merge(ids, on=["infusion_id", "study_day"], how="left", validate="m:1")
+    if grades["daily_assessment_id"].isna().any():
+        raise RuntimeError("a grade has no assessment row to belong to")
+    written["toxicity_grade"] = insert_frame(
+        session, "toxicity_grade", grades.assign(computed_at=now)
+    )
+    written["toxicity_episode"] = insert_frame(
+        session, "toxicity_episode", episodes.assign(computed_at=now)
+    )
+    return written
+
+
+def peak_grades(session: Session) -> pd.DataFrame:
+    """Per infused subject: product, diagnosis and the highest derived CRS and ICANS grades
+    (0 when no episode), aggregated in SQL."""
+    crs = func.max(case((ToxicityEpisode.syndrome == "crs", ToxicityEpisode.peak_grade), else_=0))
+    icans = func.max(
+        case((ToxicityEpisode.syndrome == "icans", ToxicityEpisode.peak_grade), else_=0)
+    )
+    query = (
+        select(
+            Subject.subject_id,
+            func.min(Product.generic_name).label("product"),
+            func.min(Product.brand_name).label("brand"),
+            func.min(Subject.diagnosis).label("diagnosis"),
+            func.coalesce(crs, 0).label("crs_peak"),
+            func.coalesce(icans, 0).label("icans_peak"),
+        )
+        .join(Infusion, Infusion.subject_id == Subject.subject_id)
+        .join(Product, Product.product_id == Infusion.product_id)
+        .outerjoin(ToxicityEpisode, ToxicityEpisode.subject_id == Subject.subject_id)
+        .group_by(Subject.subject_id)
+    )
+    return _frame(session, query)
