@@ -325,6 +325,34 @@ def run(
     _print_run(summary)
 
 
+@app.command("grade-file")
+def grade_file(
+    source: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV in the daily assessment frame's columns.", exists=True, dir_okay=False
+        ),
+    ],
+    target: Annotated[Path, typer.Argument(help="CSV to write: the rows plus their grades.")],
+) -> None:
+    """Grade CRS and ICANS (ASTCT 2019) on a CSV of assessments (architecture contract 2),
+    without a database; exit 1 when a row cannot be read."""  # fmt: skip
+    import pandas as pd
+
+    from pv_monitor.grading import FrameError, grade_crs, grade_icans
+
+    frame = pd.read_csv(source, dtype=str, keep_default_na=False, na_values=[""])
+    try:
+        graded = grade_icans(grade_crs(frame))
+    except FrameError as error:
+        err_console.print(f"[red]{source.name}: {error}[/red]")
+        raise typer.Exit(1) from error
+    graded.to_csv(target, index=False)
+    counts = graded["crs_grade"].value_counts(dropna=False).sort_index()
+    shown = ", ".join(f"{'not gradable' if pd.isna(g) else g}: {n}" for g, n in counts.items())
+    console.print(f"Graded {len(graded):,} rows into {target} (CRS grades {shown}).")
+
+
 def _print_run(summary: RunSummary) -> None:
     written = ", ".join(f"{rows:,} {table}" for table, rows in summary.counts.items()) or "nothing"
     console.print(

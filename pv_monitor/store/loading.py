@@ -574,8 +574,9 @@ def encode_rows(table: Table, frame: pd.DataFrame, dialect: str) -> Encoded:
         for name in columns:  # timestamptz: say it is UTC, not the session's time zone
             if getattr(table.c[name].type, "timezone", False):
                 index = data.schema.get_field_index(name)
+                utc = pd.to_datetime(frame[name], utc=True)
                 data = data.set_column(
-                    index, name, data.column(name).cast(pa.timestamp("us", tz="UTC"))
+                    index, name, pa.array(utc, type=pa.timestamp("us", tz="UTC"))
                 )
         buffer = io.BytesIO()
         pacsv.write_csv(

@@ -178,3 +178,36 @@ def test_load_refuses_an_unknown_format_an_invalid_mapping_and_an_empty_store(
     assert unknown.exit_code == invalid.exit_code == unmigrated.exit_code == 2
     assert "subjectz" in invalid.output
     assert "run `pv-monitor db upgrade` first" in " ".join(unmigrated.output.split())
+
+
+def test_grade_file_grades_a_csv_without_a_database(tmp_path: Path) -> None:
+    """Every hand-worked CRS and ICANS case, written to a CSV, comes back with its grade."""
+    from tests.pv_monitor.grading.test_crs import CASES as CRS_CASES
+    from tests.pv_monitor.grading.test_icans import CASES as ICANS_CASES
+
+    pairs = list(zip(CRS_CASES, ICANS_CASES, strict=False))
+    pd.DataFrame([{**crs[1], **icans[1]} for crs, icans in pairs]).to_csv(
+        tmp_path / "in.csv", index=False
+    )
+    result = CliRunner().invoke(
+        app, ["grade-file", str(tmp_path / "in.csv"), str(tmp_path / "out.csv")]
+    )
+    assert result.exit_code == 0, result.output
+    graded = pd.read_csv(tmp_path / "out.csv")
+    expected_crs = [crs[2] for crs, _ in pairs]
+    expected_icans = [icans[2] for _, icans in pairs]
+    assert [None if pd.isna(g) else int(g) for g in graded["crs_grade"]] == expected_crs
+    assert [None if pd.isna(g) else int(g) for g in graded["icans_grade"]] == expected_icans
+
+
+def test_grade_file_refuses_an_unreadable_row(tmp_path: Path) -> None:
+    source = tmp_path / "in.csv"
+    source.write_text(
+        "temp_c_max,crs_treated,hypotension,vasopressors,o2_device,o2_flow_l_min,age_years,"
+        "ice_score,capd_score,loc,seizure,motor_weakness,cerebral_edema,icp_signs,sedated\n"
+        "38.5,false,false,,oxygen tent,,50,10,,alert,none,false,,false,false\n"
+    )
+    result = CliRunner().invoke(app, ["grade-file", str(source), str(tmp_path / "out.csv")])
+    assert result.exit_code == 1
+    assert "o2_device" in result.output
+    assert not (tmp_path / "out.csv").exists()
