@@ -349,7 +349,8 @@ def grade_file(
         raise typer.Exit(1) from error
     graded.to_csv(target, index=False)
     counts = graded["crs_grade"].value_counts(dropna=False).sort_index()
-    shown = ", ".join(f"{'not gradable' if pd.isna(g) else g}: {n}" for g, n in counts.items())
+    labels = counts.index.astype("string").fillna("not gradable")
+    shown = ", ".join(f"{g}: {n}" for g, n in zip(labels, counts, strict=True))
     console.print(f"Graded {len(graded):,} rows into {target} (CRS grades {shown}).")
 
 

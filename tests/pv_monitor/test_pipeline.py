@@ -70,7 +70,7 @@ def test_derived_episodes_give_back_the_simulated_course(store_url: str, tmp_pat
         assert derived.index.is_unique, f"{syndrome}: one episode per subject in this cohort"
         peak = derived["peak_grade"].reindex(reported.index).fillna(0)
         assert (peak == reported["grade"]).all(), syndrome
-        both = reported.join(derived, how="inner", suffixes=("", "_derived"))
+        both = reported.merge(derived, left_index=True, right_index=True, suffixes=("", "_derived"))
         assert (both["onset_day"] == both["onset_day_derived"]).all(), syndrome
         # The simulation's daily grid ends at day 30, where inpatient monitoring stops: an
         # episode reported resolved after day 29 has fewer than two recorded grade-0 days, so

@@ -34,7 +34,7 @@ def _build(
             "subject_id": [1],
             "infusion_date": pd.to_datetime([INFUSION]),
             "age_years": [age],
-            "death_date": pd.to_datetime([death]),
+            "death_date": pd.Series([death], dtype="datetime64[ns]"),
         }
     )
     empty = _rows()
@@ -109,7 +109,7 @@ def test_vasopressors_run_from_start_to_end_day() -> None:
             "started_at": pd.to_datetime(
                 ["2024-03-03 10:00", "2024-03-04 02:00", "2024-03-03 00:00"]
             ),
-            "ended_at": pd.to_datetime(["2024-03-05 18:00", None, None]),
+            "ended_at": pd.Series(["2024-03-05 18:00", None, None], dtype="datetime64[ns]"),
         }
     )
     frame = _build(_rows((1, "TEMP", "2024-03-08 08:00", 37.0)), drugs=drugs)
