@@ -354,6 +354,73 @@ def grade_file(
     console.print(f"Graded {len(graded):,} rows into {target} (CRS grades {shown}).")
 
 
+@app.command("reconcile")
+def reconcile_command(
+    ctx: typer.Context,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write the whole reconciliation to this CSV.")
+    ] = None,
+) -> None:
+    """Reported CRS and ICANS grades (with their scale) against the ASTCT grades derived from
+    raw observations, per subject and episode; and the agreement between reported scales."""
+    from rich.table import Table
+
+    from pv_monitor.grading.reconcile import agreement_table
+    from pv_monitor.pipeline import reconciliation
+
+    table, reported = reconciliation(_state(ctx).database_url)
+    if out is not None:
+        table.to_csv(out, index=False)
+    summary = table.groupby(["syndrome", "status"]).size().rename("rows").reset_index()
+    shown = Table(title="Reported against derived (ASTCT 2019 from raw observations)")
+    for column in ("syndrome", "status", "rows"):
+        shown.add_column(column)
+    for row in summary.itertuples(index=False):
+        shown.add_row(str(row.syndrome), str(row.status), str(row.rows))
+    console.print(shown)
+    for syndrome in ("crs", "icans"):
+        scales = sorted(  # legacy scales as rows, ASTCT 2019 as columns
+            reported.loc[reported["syndrome"] == syndrome, "scale"].dropna().unique(),
+            key=lambda scale: (scale == "astct_2019", scale),
+        )
+        for i, first in enumerate(scales):
+            for second in scales[i + 1 :]:
+                agreement = agreement_table(reported, syndrome, first, second)
+                _print_agreement(agreement, syndrome, first, second)
+    discordant = table[table["status"] == "discordant"]
+    if len(discordant):
+        console.print(
+            f"{len(discordant)} discordant rows" + (f"; all rows in {out}" if out else "")
+        )
+        console.print(discordant.head(20).to_string(index=False))
+    elif out is not None:
+        console.print(f"All rows in {out}")
+
+
+def _print_agreement(agreement: pd.DataFrame, syndrome: str, rows: str, columns: str) -> None:
+    from rich.table import Table
+
+    counts = agreement.to_numpy(dtype=int)
+    labels = list(agreement.index[:-1])
+    agree = sum(
+        int(counts[i, list(agreement.columns).index(g)])
+        for i, g in enumerate(labels)
+        if g in agreement.columns[:-1]
+    )
+    total = int(counts[-1, -1])
+    title = (
+        f"{syndrome.upper()}: highest reported grade, {rows} (rows) vs {columns} (columns); "
+        f"same grade for {agree} of {total} subjects"
+    )
+    shown = Table(title=title)
+    shown.add_column(f"{rows} \\ {columns}")
+    for column in agreement.columns:
+        shown.add_column(str(column), justify="right")
+    for index, values in agreement.iterrows():
+        shown.add_row(str(index), *(str(int(v)) for v in values))
+    console.print(shown)
+
+
 def _print_run(summary: RunSummary) -> None:
     written = ", ".join(f"{rows:,} {table}" for table, rows in summary.counts.items()) or "nothing"
     console.print(

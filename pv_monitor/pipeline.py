@@ -20,6 +20,7 @@ import pandas as pd
 from pv_monitor import __version__
 from pv_monitor.grading import daily
 from pv_monitor.grading.assess import assess, criteria_versions
+from pv_monitor.grading.reconcile import reconcile
 from pv_monitor.store.audit import record_change
 from pv_monitor.store.engine import create_store_engine, session_factory
 from pv_monitor.store.migrate import require_current_schema
@@ -29,6 +30,7 @@ from pv_monitor.store.pipeline_io import (
     latest_load_batch_id,
     peak_grades,
     read_inputs,
+    reconciliation_inputs,
     replace_derived,
     subjects_to_run,
 )
@@ -154,3 +156,16 @@ def derived_rates(database_url: str) -> pd.DataFrame:
             icans_grade3plus=("icans_grade3plus", "mean"),
         )
     )
+
+
+def reconciliation(
+    database_url: str, syndromes: tuple[str, ...] = ("crs", "icans")
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The reconciliation table and the reported events it was made from."""
+    engine = create_store_engine(database_url)
+    try:
+        with session_factory(engine)() as session:
+            inputs = reconciliation_inputs(session, syndromes)
+    finally:
+        engine.dispose()
+    return reconcile(inputs.reported, inputs.derived, inputs.gradable), inputs.reported

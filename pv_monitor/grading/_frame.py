@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -28,13 +28,28 @@ def require(frame: pd.DataFrame, columns: Iterable[str], grader: str) -> None:
         raise FrameError(f"{grader}: the frame lacks column(s) {', '.join(missing)}")
 
 
+def _distinct(series: pd.Series) -> tuple[npt.NDArray[np.intp], pd.Series]:
+    """Codes of each row (-1 where missing) and the distinct values as text, stripped."""
+    codes, uniques = pd.factorize(series)
+    return codes, pd.Series(uniques).astype("string").str.strip()
+
+
+def _rows_with(codes: npt.NDArray[np.intp], bad_codes: npt.NDArray[np.bool_]) -> pd.Series:
+    extended = np.append(bad_codes, False)  # code -1 (missing) is never bad
+    return pd.Series(extended[codes])
+
+
 def numbers(series: pd.Series) -> FloatArray:
     """Floats, NaN where missing; text that is not a number is an error."""
-    values = pd.to_numeric(series, errors="coerce")
-    bad = values.isna() & series.notna() & (series.astype("string").str.strip() != "")
+    if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype):
+        return series.to_numpy(dtype=np.float64, na_value=np.nan)
+    codes, text = _distinct(series)
+    values = pd.to_numeric(text, errors="coerce")
+    bad = (values.isna() & (text != "")).to_numpy(dtype=bool)
     if bad.any():
-        raise FrameError(_bad_values(series, bad, "a number"))
-    return values.to_numpy(dtype=np.float64, na_value=np.nan)
+        raise FrameError(_bad_values(series, _rows_with(codes, bad), "a number"))
+    lookup = np.append(values.to_numpy(dtype=np.float64, na_value=np.nan), np.nan)
+    return lookup[codes]
 
 
 def flags(series: pd.Series) -> tuple[BoolArray, BoolArray]:
@@ -44,22 +59,34 @@ def flags(series: pd.Series) -> tuple[BoolArray, BoolArray]:
         return values, np.ones(values.size, dtype=bool)
     if series.dtype == "boolean":
         return series.fillna(False).to_numpy(dtype=bool), series.notna().to_numpy()
-    text = series.astype("string").str.strip().str.lower()
-    true, false = text.isin(_TRUE), text.isin(_FALSE)
-    bad = ~(true | false) & text.notna() & (text != "")
+    codes, text = _distinct(series)
+    text = text.str.lower()
+    true, false = text.isin(_TRUE).to_numpy(), text.isin(_FALSE).to_numpy()
+    bad = ~(true | false) & (text != "").to_numpy(dtype=bool)
     if bad.any():
-        raise FrameError(_bad_values(series, bad, "true or false"))
-    return true.to_numpy(dtype=bool), (true | false).to_numpy(dtype=bool)
+        raise FrameError(_bad_values(series, _rows_with(codes, bad), "true or false"))
+    return np.append(true, False)[codes], np.append(true | false, False)[codes]
 
 
 def categories(series: pd.Series, allowed: Iterable[str], column: str) -> ObjectArray:
     """Lower-case controlled values, None where missing; values outside ``allowed`` are an error."""
-    text = series.astype("string").str.strip().str.lower()
+    codes, text = _distinct(series)
+    text = text.str.lower()
     text = text.mask(text == "")
-    bad = text.notna() & ~text.isin(list(allowed))
+    bad = (text.notna() & ~text.isin(list(allowed))).to_numpy(dtype=bool)
     if bad.any():
-        raise FrameError(_bad_values(series, bad, f"one of {', '.join(allowed)}", column))
-    return text.astype(object).where(text.notna(), None).to_numpy()
+        raise FrameError(
+            _bad_values(series, _rows_with(codes, bad), f"one of {', '.join(allowed)}", column)
+        )
+    lookup: ObjectArray = np.array([*text.astype(object).where(text.notna(), None), None])
+    return lookup[codes]
+
+
+def lookup_grades(values: ObjectArray, grades: Mapping[str, float]) -> FloatArray:
+    """Grade of each controlled value by ``grades``; NaN for None."""
+    codes, uniques = pd.factorize(values)
+    table = np.array([grades[v] for v in uniques] + [np.nan], dtype=float)
+    return table[codes]
 
 
 def _bad_values(series: pd.Series, bad: pd.Series, wanted: str, column: str | None = None) -> str:
@@ -85,12 +112,14 @@ def per_distinct(build: Callable[..., str], *columns: npt.ArrayLike) -> ObjectAr
     >>> per_distinct(lambda a, b: f"{a}-{b}", [2.0, np.nan, 2.0, np.nan], ["x", "y", "x", None])
     array(['2.0-x', 'None-y', '2.0-x', 'None-None'], dtype=object)
     """
-    frame = pd.DataFrame({str(i): np.asarray(c) for i, c in enumerate(columns)})
+    frame = pd.DataFrame({str(i): np.asarray(c) for i, c in enumerate(columns)}, copy=False)
     if frame.empty:
         return np.empty(0, dtype=object)
-    grouped = frame.groupby(list(frame.columns), dropna=False, sort=False)
-    codes = grouped.ngroup().to_numpy()
-    _, first_rows = np.unique(codes, return_index=True)  # first row of group 0, 1, 2, ...
+    codes = np.zeros(len(frame), dtype=np.int64)
+    for name in frame.columns:  # combine column codes pairwise into one code per combination
+        column_codes, uniques = pd.factorize(frame[name], use_na_sentinel=False)
+        codes, _ = pd.factorize(codes * (len(uniques) + 1) + column_codes)
+    _, first_rows = np.unique(codes, return_index=True)  # first row of code 0, 1, 2, ...
     firsts = frame.iloc[first_rows]
     texts = [build(*(_plain(v) for v in row)) for row in firsts.itertuples(index=False)]
     return np.array(texts, dtype=object)[codes]

@@ -80,11 +80,11 @@ def assess(
     icans_criteria = icans_criteria or load_criteria(ICANS_CRITERIA)
     days = build_daily_assessments(infusions, measurements, observations, drugs, crs_criteria)
 
-    def crs(frame: pd.DataFrame) -> pd.DataFrame:
-        return grade_crs(frame, crs_criteria)
+    def crs_grades_only(frame: pd.DataFrame) -> pd.DataFrame:
+        return grade_crs(frame, crs_criteria, reasons=False)
 
-    daily = add_crs_treated(days.frame, days.drug_days, rule, grader=crs)
-    daily = grade_icans(crs(daily), icans_criteria)
+    daily = add_crs_treated(days.frame, days.drug_days, rule, grader=crs_grades_only)
+    daily = grade_icans(grade_crs(daily, crs_criteria), icans_criteria)
 
     keys = daily[["subject_id", "infusion_id", "study_day"]]
     grades = pd.concat(

@@ -56,6 +56,7 @@ from pv_monitor.grading._frame import (
     categories,
     covered,
     flags,
+    lookup_grades,
     nullable_grades,
     number_text,
     numbers,
@@ -89,8 +90,8 @@ def vasopressor_agents(text: object) -> tuple[str, ...]:
 
 
 def _hypotension_tier(
-    hypotension: pd.Series, vasopressors: pd.Series, criteria: Criteria
-) -> tuple[FloatArray, ObjectArray]:
+    hypotension: pd.Series, vasopressors: pd.Series, criteria: Criteria, describe: bool = True
+) -> tuple[FloatArray, ObjectArray | None]:
     """Tier (NaN when not assessed) and its description, per row."""
     grades = criteria.grades("hypotension")
     present, known = flags(hypotension)
@@ -112,7 +113,10 @@ def _hypotension_tier(
         np.where(present, grades["present_without_vasopressor"], np.where(known, 0.0, np.nan)),
     )
 
-    def describe(code: int, is_present: bool, is_known: bool, grade: float | None) -> str:
+    if not describe:
+        return tier, None
+
+    def text_of(code: int, is_present: bool, is_known: bool, grade: float | None) -> str:
         group = agents[code] if len(distinct) else ()
         if group:
             n = sum(a != VASOPRESSIN for a in group)
@@ -126,13 +130,12 @@ def _hypotension_tier(
             return f"hypotension without vasopressors -> {int(grade or 0)}"
         return "no hypotension" if is_known else "blood pressure not assessed"
 
-    text = per_distinct(describe, codes, present, known, tier)
-    return tier, text
+    return tier, per_distinct(text_of, codes, present, known, tier)
 
 
 def hypoxia_tier(
-    device: pd.Series, flow: pd.Series, criteria: Criteria
-) -> tuple[FloatArray, np.ndarray, ObjectArray]:
+    device: pd.Series, flow: pd.Series, criteria: Criteria, describe: bool = True
+) -> tuple[FloatArray, np.ndarray, ObjectArray | None]:
     """Tier (NaN when not assessed), whether it is a lower bound, and its description."""
     grades = criteria.grades("hypoxia")
     by_flow = set(criteria.rules.loc[criteria.rules["interval"].notna(), "finding"]) & set(
@@ -140,7 +143,7 @@ def hypoxia_tier(
     )
     devices = categories(device, O2_DEVICES, "o2_device")
     litres = numbers(flow)
-    tier = np.array([grades.get(d, np.nan) if d else np.nan for d in devices], dtype=float)
+    tier = lookup_grades(devices, {d: grades.get(d, np.nan) for d in O2_DEVICES})
     lower_bound = np.zeros(len(devices), dtype=bool)
     for finding in by_flow:
         rows = devices == finding
@@ -151,7 +154,10 @@ def hypoxia_tier(
         tier = np.where(rows, np.where(missing, lowest, flow_grade), tier)
         lower_bound |= missing
 
-    def describe(name: str | None, litres_min: float | None, grade: float | None, low: bool) -> str:
+    if not describe:
+        return tier, lower_bound, None
+
+    def text_of(name: str | None, litres_min: float | None, grade: float | None, low: bool) -> str:
         if name is None:
             return "oxygen support not recorded"
         if name == "none":
@@ -161,10 +167,12 @@ def hypoxia_tier(
             return f"hypoxia: {name}, flow not recorded -> at least {int(grade or 0)}"
         return f"hypoxia: {name}{flow_text} -> {int(grade or 0)}"
 
-    return tier, lower_bound, per_distinct(describe, devices, litres, tier, lower_bound)
+    return tier, lower_bound, per_distinct(text_of, devices, litres, tier, lower_bound)
 
 
-def grade_crs(frame: pd.DataFrame, criteria: Criteria | None = None) -> pd.DataFrame:
+def grade_crs(
+    frame: pd.DataFrame, criteria: Criteria | None = None, *, reasons: bool = True
+) -> pd.DataFrame:
     """Grade CRS on each row of a daily assessment frame (architecture contract 2).
 
     Parameters
@@ -173,6 +181,9 @@ def grade_crs(frame: pd.DataFrame, criteria: Criteria | None = None) -> pd.DataF
         One row per subject per assessment with the columns of :data:`INPUT_COLUMNS`.
     criteria : Criteria, optional
         The criteria table; ``astct_2019_crs`` by default.
+    reasons : bool, default True
+        Write ``crs_reason``; False leaves it empty (for hypothetical gradings that are not
+        shown, such as the fever-masking walk).
 
     Returns
     -------
@@ -191,8 +202,12 @@ def grade_crs(frame: pd.DataFrame, criteria: Criteria | None = None) -> pd.DataF
     temp = numbers(frame["temp_c_max"])
     treated_value, _ = flags(frame["crs_treated"])
     treated = treated_value  # not recorded = no treatment given
-    hypo, hypo_text = _hypotension_tier(frame["hypotension"], frame["vasopressors"], criteria)
-    oxy, oxy_low, oxy_text = hypoxia_tier(frame["o2_device"], frame["o2_flow_l_min"], criteria)
+    hypo, hypo_text = _hypotension_tier(
+        frame["hypotension"], frame["vasopressors"], criteria, reasons
+    )
+    oxy, oxy_low, oxy_text = hypoxia_tier(
+        frame["o2_device"], frame["o2_flow_l_min"], criteria, reasons
+    )
 
     fever_interval = criteria.interval("fever", "temperature_c")
     fever_c = float(fever_interval.left)
@@ -212,7 +227,13 @@ def grade_crs(frame: pd.DataFrame, criteria: Criteria | None = None) -> pd.DataF
     provisional = ~np.isnan(grade) & (grade < 4) & (some_unknown | (~temp_known & (grade < 1)))
     provisional &= fever | treated
 
-    reason = per_distinct(
+    out = frame.copy()
+    out["crs_grade"] = nullable_grades(grade)
+    out["crs_provisional"] = provisional
+    if hypo_text is None or oxy_text is None:
+        out["crs_reason"] = None
+        return out
+    out["crs_reason"] = per_distinct(
         _crs_reason_builder(fever_c),
         grade,
         np.round(temp, 1),
@@ -224,11 +245,7 @@ def grade_crs(frame: pd.DataFrame, criteria: Criteria | None = None) -> pd.DataF
         oxy_text,
         provisional,
     )
-    out = frame.copy()
-    out["crs_grade"] = nullable_grades(grade)
-    out["crs_reason"] = reason
-    out["crs_provisional"] = provisional
-    return out
+    return out[[*frame.columns, *OUTPUT_COLUMNS]]
 
 
 def _crs_reason_builder(fever_c: float) -> Callable[..., str]:

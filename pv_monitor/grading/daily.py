@@ -253,7 +253,7 @@ def _oxygen(
     flow = np.full(size, np.nan)
     if paired.empty:
         return device, flow
-    tier, lower_bound, _ = hypoxia_tier(paired["value"], paired["flow"], criteria)
+    tier, lower_bound, _ = hypoxia_tier(paired["value"], paired["flow"], criteria, describe=False)
     order = np.lexsort((np.nan_to_num(paired["flow"].to_numpy(dtype=float), nan=-1.0),
                         ~lower_bound, np.nan_to_num(tier, nan=-1.0), cell))  # fmt: skip
     last_of_cell = np.r_[cell[order][1:] != cell[order][:-1], True]

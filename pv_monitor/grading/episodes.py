@@ -256,10 +256,12 @@ def _treatments(episodes: pd.DataFrame, drug_days: pd.DataFrame | None) -> pd.Se
     names = (
         joined.drop_duplicates(["infusion_id", "episode_number", "drug"])
         .sort_values("drug")
-        .groupby(["infusion_id", "episode_number"])["drug"]
+        .groupby(["infusion_id", "episode_number"], as_index=False)["drug"]
         .agg(";".join)
     )
-    found = pd.MultiIndex.from_frame(episodes[["infusion_id", "episode_number"]]).map(
-        lambda key: names.get(key)
+    found = episodes[["infusion_id", "episode_number"]].merge(
+        names, on=["infusion_id", "episode_number"], how="left"
+    )["drug"]
+    return pd.Series(found.to_numpy(dtype=object), index=episodes.index).where(
+        found.notna().to_numpy(), None
     )
-    return pd.Series(list(found), index=episodes.index, dtype=object)

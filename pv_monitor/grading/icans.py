@@ -61,6 +61,7 @@ from pv_monitor.grading._frame import (
     categories,
     covered,
     flags,
+    lookup_grades,
     nullable_grades,
     number_text,
     numbers,
@@ -90,10 +91,6 @@ _DOMAIN_NAMES = {
     "cerebral_edema": "cerebral edema",
     "icp_signs": "signs of raised ICP",
 }
-
-
-def _category_tier(values: np.ndarray, grades: dict[str, int]) -> FloatArray:
-    return np.array([grades[v] if v is not None else np.nan for v in values], dtype=float)
 
 
 def _flag_tier(series: pd.Series, grades: dict[str, int]) -> tuple[FloatArray, np.ndarray]:
@@ -153,11 +150,11 @@ def grade_icans(frame: pd.DataFrame, criteria: Criteria | None = None) -> pd.Dat
     score_tier = np.where(sedated, np.nan, score_tier)
 
     loc = categories(frame["loc"], CONSCIOUSNESS_LEVELS, "loc")
-    loc_tier = np.where(sedated, np.nan, _category_tier(loc, criteria.grades("loc")))
+    loc_tier = np.where(sedated, np.nan, lookup_grades(loc, criteria.grades("loc")))
     seizure = categories(frame["seizure"], SEIZURE_TYPES, "seizure")
-    seizure_tier = _category_tier(seizure, criteria.grades("seizure"))
+    seizure_tier = lookup_grades(seizure, criteria.grades("seizure"))
     edema = categories(frame["cerebral_edema"], CEREBRAL_EDEMA_FINDINGS, "cerebral_edema")
-    edema_tier = _category_tier(edema, criteria.grades("cerebral_edema"))
+    edema_tier = lookup_grades(edema, criteria.grades("cerebral_edema"))
     motor_tier, _ = _flag_tier(frame["motor_weakness"], criteria.grades("motor_weakness"))
     icp_tier, _ = _flag_tier(frame["icp_signs"], criteria.grades("icp_signs"))
 

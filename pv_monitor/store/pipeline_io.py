@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from pv_monitor.store.base import Base
 from pv_monitor.store.loading import insert_frame
 from pv_monitor.store.models import (
+    AdverseEvent,
     DailyAssessment,
     Death,
     DrugExposure,
@@ -29,6 +30,7 @@ from pv_monitor.store.models import (
     Product,
     Subject,
     ToxicityEpisode,
+    ToxicityGrade,
 )
 
 SUBJECT_TABLES = (
@@ -218,3 +220,65 @@ def peak_grades(session: Session) -> pd.DataFrame:
         .group_by(Subject.subject_id)
     )
     return _frame(session, query)
+
+
+@dataclass(frozen=True)
+class ReconciliationInputs:
+    """Reported CRS/ICANS events, derived episodes and graded-day counts (``grading.reconcile``)."""
+
+    reported: pd.DataFrame
+    derived: pd.DataFrame
+    gradable: pd.DataFrame
+
+
+def reconciliation_inputs(session: Session, syndromes: Sequence[str]) -> ReconciliationInputs:
+    """Everything :func:`pv_monitor.grading.reconcile.reconcile` compares, keyed by subject key;
+    study days count from the subject's first infusion."""
+    first = (
+        select(Infusion.subject_id, func.min(Infusion.infusion_date).label("day0"))
+        .group_by(Infusion.subject_id)
+        .subquery()
+    )
+    reported = _frame(
+        session,
+        select(
+            Subject.subject_key.label("subject"),
+            AdverseEvent.syndrome,
+            AdverseEvent.grading_scale.label("scale"),
+            AdverseEvent.reported_grade,
+            AdverseEvent.onset_date,
+            AdverseEvent.resolved_date,
+            first.c.day0,
+        )
+        .join(Subject, Subject.subject_id == AdverseEvent.subject_id)
+        .join(first, first.c.subject_id == AdverseEvent.subject_id)
+        .where(AdverseEvent.syndrome.in_(syndromes), AdverseEvent.reported_grade.is_not(None)),
+    )
+    day0 = pd.to_datetime(reported.pop("day0"))
+    for column, name in (("onset_date", "onset_day"), ("resolved_date", "resolved_day")):
+        reported[name] = (pd.to_datetime(reported.pop(column)) - day0).dt.days
+    derived = _frame(
+        session,
+        select(
+            Subject.subject_key.label("subject"),
+            ToxicityEpisode.syndrome,
+            ToxicityEpisode.episode_number,
+            ToxicityEpisode.onset_day,
+            ToxicityEpisode.resolution_day,
+            ToxicityEpisode.peak_grade,
+        )
+        .join(Subject, Subject.subject_id == ToxicityEpisode.subject_id)
+        .where(ToxicityEpisode.syndrome.in_(syndromes)),
+    )
+    gradable = _frame(
+        session,
+        select(
+            Subject.subject_key.label("subject"),
+            ToxicityGrade.syndrome,
+            func.count(ToxicityGrade.grade).label("graded_days"),
+        )
+        .join(Subject, Subject.subject_id == ToxicityGrade.subject_id)
+        .where(ToxicityGrade.syndrome.in_(syndromes))
+        .group_by(Subject.subject_key, ToxicityGrade.syndrome),
+    )
+    return ReconciliationInputs(reported, derived, gradable)

@@ -1,0 +1,156 @@
+"""Reported grades against grades derived from raw observations (``pv-monitor reconcile``).
+
+Trial exports report CRS and ICANS grades on the scale the trial used (Lee 2014, Penn, MSKCC,
+CARTOX, CTCAE or ASTCT 2019). They are stored as reported and never converted (clinical.md
+§3.3: there is no lossless mapping). The reconciliation puts, for each subject and reported
+episode, the reported grade and its scale beside the ASTCT 2019 grade pv-monitor derived from
+the raw observations of the same days, and says how they compare:
+
+* ``agree`` / ``discordant``: reported on ASTCT 2019 and derived, same or different grade;
+* ``other scale``: reported on a legacy scale; shown side by side, never compared numerically;
+* ``not gradable``: the raw observations of those days cannot be graded (e.g. no vital signs);
+* ``not reported``: a derived episode (grade >= 1) that no reported event covers.
+
+A reported event and a derived episode are the same episode when their days overlap (an event
+without dates matches every derived episode of the subject). A reported grade 0 ("no CRS")
+matches nothing and is compared with the subject's highest derived grade.
+
+Examples
+--------
+>>> import pandas as pd
+>>> reported = pd.DataFrame({"subject": ["A", "A"], "syndrome": ["crs", "crs"],
+...     "scale": ["lee_2014", "astct_2019"], "reported_grade": [2, 3],
+...     "onset_day": [3, None], "resolved_day": [9, None]})
+>>> derived = pd.DataFrame({"subject": ["A"], "syndrome": ["crs"], "episode_number": [1],
+...     "onset_day": [2], "resolution_day": [8], "peak_grade": [3]})
+>>> gradable = pd.DataFrame({"subject": ["A"], "syndrome": ["crs"], "graded_days": [20]})
+>>> table = reconcile(reported, derived, gradable)
+>>> table[["scale", "reported_grade", "derived_grade", "status"]].to_dict("records")
+[{'scale': 'astct_2019', 'reported_grade': 3, 'derived_grade': 3, 'status': 'agree'}, \
+{'scale': 'lee_2014', 'reported_grade': 2, 'derived_grade': 3, 'status': 'other scale'}]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from pv_monitor.vocabulary import GradingScale
+
+DERIVED_SCALE = GradingScale.ASTCT_2019.value
+RECONCILIATION_COLUMNS = (
+    "subject",
+    "syndrome",
+    "scale",
+    "reported_grade",
+    "reported_onset_day",
+    "derived_episode",
+    "derived_onset_day",
+    "derived_grade",
+    "status",
+)
+
+
+def reconcile(
+    reported: pd.DataFrame, derived: pd.DataFrame, gradable: pd.DataFrame
+) -> pd.DataFrame:
+    """Match reported events with derived episodes.
+
+    Parameters
+    ----------
+    reported : DataFrame
+        ``subject, syndrome, scale, reported_grade, onset_day, resolved_day`` (study days;
+        missing when the export gives no date).
+    derived : DataFrame
+        ``subject, syndrome, episode_number, onset_day, resolution_day, peak_grade``.
+    gradable : DataFrame
+        ``subject, syndrome, graded_days``: days with a derived grade (0 means none could be
+        graded).
+
+    Returns
+    -------
+    DataFrame
+        Columns :data:`RECONCILIATION_COLUMNS`, one row per reported event and per derived
+        episode no event covers, sorted by subject, syndrome and scale.
+    """
+    keys = ["subject", "syndrome"]
+    days = {"onset_day": "float64", "resolved_day": "float64", "reported_grade": "float64"}
+    events = reported.astype(days).reset_index(drop=True)
+    events["event"] = np.arange(len(events))
+    derived = derived.astype({"onset_day": "float64", "resolution_day": "float64"})
+    pairs = events.merge(derived, on=keys, how="inner", suffixes=("", "_derived"))
+    event_end = pairs["resolved_day"].fillna(pairs["onset_day"])
+    episode_end = pairs["resolution_day"].fillna(np.inf)
+    undated = pairs["onset_day"].isna()
+    overlaps = undated | (
+        (pairs["onset_day"] <= episode_end) & (pairs["onset_day_derived"] <= event_end)
+    )
+    pairs = pairs[overlaps & (pairs["reported_grade"] > 0)]
+    # one derived episode per event: the highest peak among those it overlaps
+    best = pairs.sort_values(["event", "peak_grade"], ascending=[True, False]).drop_duplicates(
+        "event"
+    )
+    rows = events.merge(
+        best[["event", "episode_number", "onset_day_derived", "peak_grade"]], on="event", how="left"
+    )
+    highest = derived.groupby(keys)["peak_grade"].max().rename("highest").reset_index()
+    rows = rows.merge(highest, on=keys, how="left")
+    rows = rows.merge(gradable, on=keys, how="left")
+    graded = rows["graded_days"].fillna(0) > 0
+    no_match = rows["episode_number"].isna()
+    derived_grade = np.where(
+        no_match,
+        np.where(rows["reported_grade"] == 0, rows["highest"].fillna(0), 0),
+        rows["peak_grade"],
+    )
+    rows["derived_grade"] = pd.array(np.where(graded, derived_grade, np.nan)).astype("Int64")
+    same = (rows["derived_grade"] == rows["reported_grade"]).fillna(False)
+    rows["status"] = np.select(
+        [
+            (~graded).to_numpy(),
+            (rows["scale"] != DERIVED_SCALE).to_numpy(),
+            same.to_numpy(dtype=bool),
+        ],
+        ["not gradable", "other scale", "agree"],
+        "discordant",
+    )
+    rows = rows.rename(
+        columns={
+            "onset_day": "reported_onset_day",
+            "episode_number": "derived_episode",
+            "onset_day_derived": "derived_onset_day",
+        }
+    )
+    covered = pd.MultiIndex.from_frame(best[["subject", "syndrome", "episode_number"]])
+    episode_keys = pd.MultiIndex.from_frame(derived[["subject", "syndrome", "episode_number"]])
+    unreported = derived.loc[~episode_keys.isin(covered)]
+    extra = pd.DataFrame(
+        {
+            "subject": unreported["subject"],
+            "syndrome": unreported["syndrome"],
+            "scale": None,
+            "reported_grade": pd.NA,
+            "reported_onset_day": np.nan,
+            "derived_episode": unreported["episode_number"],
+            "derived_onset_day": unreported["onset_day"],
+            "derived_grade": unreported["peak_grade"],
+            "status": "not reported",
+        }
+    )
+    table = pd.concat([rows[list(RECONCILIATION_COLUMNS)], extra], ignore_index=True)
+    for column in ("reported_grade", "derived_grade", "derived_episode"):
+        table[column] = pd.to_numeric(table[column]).astype("Float64").astype("Int64")
+    return table.sort_values(["subject", "syndrome", "scale"], na_position="last").reset_index(
+        drop=True
+    )
+
+
+def agreement_table(reported: pd.DataFrame, syndrome: str, rows: str, columns: str) -> pd.DataFrame:
+    """Subjects by their highest reported grade on scale ``rows`` against scale ``columns``
+    (e.g. Lee 2014 against ASTCT 2019), for one syndrome; the diagonal is agreement."""
+    wanted = reported[(reported["syndrome"] == syndrome)]
+    highest = wanted.pivot_table(
+        index="subject", columns="scale", values="reported_grade", aggfunc="max"
+    )
+    both = highest[[rows, columns]].dropna().astype(int)
+    return pd.crosstab(both[rows], both[columns], margins=True, margins_name="total")
