@@ -553,13 +553,15 @@ def prepare_medications(frame: pd.DataFrame, file: str, context: pd.DataFrame) -
     start, start_flag = impute(started, "first")
     start = _not_before_infusion(start, started, infusion)
     end, end_flag = impute(ended, "last")
-    end = end.where(~(death.notna() & (end > death + pd.Timedelta(days=1))), death)
     rej.reject(
         end.notna() & start.notna() & (end < start),
         "ended_at",
         "order",
         "ended_at is before started_at",
     )
+    # a course recorded past the day of death ends on that day (never before it started)
+    after_death = death.notna() & (end > death + pd.Timedelta(days=1))
+    end = end.where(~after_death, np.maximum(death, start.fillna(death)))
     dose = parse_numbers(_text(frame, "dose"))
     rej.reject(
         dose["invalid"] | (dose["value"] < 0),

@@ -219,6 +219,7 @@ _CODES = (
     _num("IL18", "interleukin-18", _lb("IL18", "Interleukin 18", "CYTOKINES"), ("pg/mL",), 0, 1_000_000),
     _num("TNFA", "tumour necrosis factor alpha", _lb("TNFA", "Tumor Necrosis Factor Alpha", "CYTOKINES"), ("pg/mL",), 0, 1_000_000),
     _num("GMCSF", "granulocyte-macrophage colony-stimulating factor", _lb("GMCSF", "GM-CSF", "CYTOKINES"), ("pg/mL",), 0, 1_000_000),
+    _num("MCP1", "monocyte chemoattractant protein 1 (CCL2)", _lb("MCP1", "Monocyte Chemoattractant Protein 1", "CYTOKINES"), ("pg/mL",), 0, 1_000_000),
     _num("MIP1A", "macrophage inflammatory protein 1 alpha", _lb("MIP1A", "MIP-1 Alpha", "CYTOKINES"), ("pg/mL",), 0, 1_000_000),
 )
 # fmt: on

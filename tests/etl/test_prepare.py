@@ -96,6 +96,22 @@ def test_an_end_before_its_start_is_rejected() -> None:
     assert prepared.tables["drug_exposure"].empty
 
 
+def test_a_course_recorded_past_death_ends_on_the_day_of_death_not_before_it_started() -> None:
+    """Found by the 10,000-subject grading benchmark: a 7-day course started at noon on the
+    day of death was clipped to midnight of that day and then rejected as ending before it
+    started. The source is in order; the course now ends at its start on the day of death."""
+    rows = frame(
+        subject_id=["S-2", "S-2"],
+        drug=["levetiracetam", "levetiracetam"],
+        started_at=["2024-04-10T12:00", "2024-04-05T12:00"],
+        ended_at=["2024-04-17T12:00", "2024-04-12T12:00"],
+    )
+    prepared = prepare_medications(rows, "cm.csv", CONTEXT)
+    assert prepared.rejected.empty
+    ends = prepared.tables["drug_exposure"]["ended_at"].tolist()
+    assert ends == [pd.Timestamp("2024-04-10 12:00"), pd.Timestamp("2024-04-10")]
+
+
 def test_a_drug_is_recognised_by_brand_and_classified() -> None:
     rows = frame(
         subject_id=["S-1", "S-1"],

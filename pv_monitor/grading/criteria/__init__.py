@@ -106,12 +106,15 @@ class Criteria:
     rules: pd.DataFrame
 
     def _rows(self, domain: str, finding: str | None = None) -> pd.DataFrame:
-        rows = self.rules[self.rules["domain"] == domain]
-        if finding is not None:
-            rows = rows[rows["finding"] == finding]
-        if rows.empty:
-            raise KeyError(f"{self.version}: no rule for {domain} {finding or ''}".rstrip())
-        return rows
+        cache: dict[tuple[str, str | None], pd.DataFrame] = self.__dict__.setdefault("_cache", {})
+        if (domain, finding) not in cache:
+            rows = self.rules[self.rules["domain"] == domain]
+            if finding is not None:
+                rows = rows[rows["finding"] == finding]
+            if rows.empty:
+                raise KeyError(f"{self.version}: no rule for {domain} {finding or ''}".rstrip())
+            cache[(domain, finding)] = rows
+        return cache[(domain, finding)]
 
     def grades(self, domain: str) -> dict[str, int]:
         """Grade of each controlled finding of ``domain`` (rules without an interval)."""
@@ -180,9 +183,9 @@ def read_criteria(path: Path | str, version: str | None = None) -> Criteria:
 
 
 @cache
-def load_criteria(version: str) -> Criteria:
-    """The criteria table shipped with pv-monitor under ``version``."""
-    resource = files("pv_monitor.grading.criteria").joinpath(f"{version}.csv")
+def load_criteria(version: str, package: str = "pv_monitor.grading.criteria") -> Criteria:
+    """The criteria table shipped with pv-monitor under ``version`` (in ``package``)."""
+    resource = files(package).joinpath(f"{version}.csv")
     return read_criteria(Path(str(resource)), version)
 
 

@@ -1,0 +1,1 @@
+"""Versioned risk-score tables (CSV), read with ``pv_monitor.grading.criteria``."""
