@@ -1,7 +1,7 @@
 """The pipeline step (``pv-monitor run``): store -> pure grading -> store.
 
 A run recomputes the derived rows (``daily_assessment``, ``toxicity_grade``,
-``toxicity_episode``) of the subjects that load batches touched since the last committed run,
+``toxicity_episode``, ``risk_score``) of the subjects that load batches touched since the last committed run,
 or of every subject when there was no run yet, when the criteria versions changed, or when asked
 (``full=True``). Each subject's derived rows are replaced whole, so running twice on unchanged
 data changes nothing, and one run is one transaction: a failure leaves the previous results.
@@ -21,6 +21,7 @@ from pv_monitor import __version__
 from pv_monitor.grading import daily
 from pv_monitor.grading.assess import assess, criteria_versions
 from pv_monitor.grading.reconcile import reconcile
+from pv_monitor.risk.scores import SCORE_CODES, compute_scores
 from pv_monitor.store.audit import record_change
 from pv_monitor.store.engine import create_store_engine, session_factory
 from pv_monitor.store.migrate import require_current_schema
@@ -37,7 +38,10 @@ from pv_monitor.store.pipeline_io import (
 
 CHUNK_SUBJECTS = 2000
 """Subjects graded together: bounds memory (about 2,000 x 108 days per chunk)."""
-INPUT_CODES = {"measurement": daily.MEASUREMENT_CODES, "observation": daily.OBSERVATION_CODES}
+INPUT_CODES = {
+    "measurement": tuple(dict.fromkeys((*daily.MEASUREMENT_CODES, *SCORE_CODES))),
+    "observation": daily.OBSERVATION_CODES,
+}
 
 
 @dataclass
@@ -110,7 +114,10 @@ def _run(
             result = assess(
                 inputs.infusions, inputs.measurements, inputs.observations, inputs.drugs
             )
-            written = replace_derived(session, chunk, result.daily, result.grades, result.episodes)
+            scores = compute_scores(inputs.infusions, inputs.measurements, inputs.drugs)
+            written = replace_derived(
+                session, chunk, result.daily, result.grades, result.episodes, scores
+            )
             for table, rows in written.items():
                 counts[table] = counts.get(table, 0) + rows
             if progress is not None:

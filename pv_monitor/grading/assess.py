@@ -27,6 +27,7 @@ from pv_monitor.grading.episodes import (
     fold_episodes,
 )
 from pv_monitor.grading.icans import ICANS_CRITERIA, grade_icans
+from pv_monitor.risk.scores import SCORE_VERSIONS
 
 GRADE_COLUMNS = (
     "subject_id",
@@ -61,7 +62,12 @@ class Assessment:
 
 def criteria_versions(rule: ClosureRule = DEFAULT_CLOSURE) -> dict[str, str]:
     """The versions a run grades with; a change makes the next run regrade everyone."""
-    return {"crs": CRS_CRITERIA, "icans": ICANS_CRITERIA, "episode_closure": rule.name}
+    return {
+        "crs": CRS_CRITERIA,
+        "icans": ICANS_CRITERIA,
+        "episode_closure": rule.name,
+        **SCORE_VERSIONS,
+    }
 
 
 def assess(

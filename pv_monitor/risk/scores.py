@@ -48,6 +48,12 @@ EARLY_NEURO_VERSION = "gust_2017"
 EARLY_WINDOW_HOURS = 36
 EARLY_THRESHOLDS = {"TEMP": 38.9, "IL6": 16.0, "MCP1": 1343.5}
 """Gust J et al. Cancer Discov 2017 (clinical.md §5.3, [C] via the MDedge summary)."""
+SCORE_VERSIONS = {
+    "easix": EASIX_VERSION,
+    "car_hematotox": HEMATOTOX_VERSION,
+    "early_neurotoxicity": EARLY_NEURO_VERSION,
+}
+"""Versions of the score definitions a pipeline run records."""
 DEFAULT_LYMPHODEPLETION_DAY = -5
 LOOKBACK_DAYS = 14
 SCORE_CODES = ("LDH", "CREAT", "PLT", "CRP", "ANC", "HGB", "FERRITIN", "IL6", "MCP1", "TEMP")

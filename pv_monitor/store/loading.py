@@ -19,6 +19,7 @@ Loads never delete rows: a row missing from a later file stays in the store.
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -524,18 +525,21 @@ def _arrow_table(table: Table, frame: pd.DataFrame) -> pa.Table:
             arrays[name] = pa.array(
                 values.astype(object).where(values.notna(), None), type=pa.string()
             )
-        else:  # JSON
+        else:  # JSON: text as given, anything else serialised
             arrays[name] = pa.array(
-                [None if v is None else str(v) for v in values], type=pa.string()
+                [None if v is None else v if isinstance(v, str) else json.dumps(v) for v in values],
+                type=pa.string(),
             )
     return pa.table(arrays)
 
 
 def _python_type(column: Column[Any]) -> type:
+    kind = getattr(column.type, "impl_instance", column.type)  # a TypeDecorator's own type
     try:
-        return column.type.python_type
+        found: type = kind.python_type
     except NotImplementedError:
         return dict
+    return dict if found is object else found
 
 
 @dataclass(frozen=True)
@@ -612,7 +616,7 @@ def _bulk_insert(session: Session, table: Table, encoded: Encoded) -> None:
 def insert_frame(session: Session, table_name: str, frame: pd.DataFrame) -> int:
     """Bulk-insert the rows of ``frame`` (columns named as in the table); returns the count.
 
-    UTC time stamps are written as naive UTC values (``datetime.now(UTC)`` works too).
+    UTC time stamps are written as naive UTC values.
     """
     if frame.empty:
         return 0

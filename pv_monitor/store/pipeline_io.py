@@ -165,6 +165,7 @@ def replace_derived(
     daily: pd.DataFrame,
     grades: pd.DataFrame,
     episodes: pd.DataFrame,
+    scores: pd.DataFrame,
 ) -> dict[str, int]:
     """Delete the derived rows of ``subject_ids`` and write the new ones; rows written per table.
 
@@ -195,6 +196,7 @@ def replace_derived(
     written["toxicity_episode"] = insert_frame(
         session, "toxicity_episode", episodes.assign(computed_at=now)
     )
+    written["risk_score"] = insert_frame(session, "risk_score", scores.assign(computed_at=now))
     return written
 
 
