@@ -1,11 +1,11 @@
 """The pipeline step (``pv-monitor run``): store -> pure grading -> store.
 
 A run recomputes the derived rows (``daily_assessment``, ``toxicity_grade``,
-``toxicity_episode``, ``risk_score``) of the subjects that load batches touched since the last committed run,
-or of every subject when there was no run yet, when the criteria versions changed, or when asked
-(``full=True``). Each subject's derived rows are replaced whole, so running twice on unchanged
-data changes nothing, and one run is one transaction: a failure leaves the previous results.
-Each run is recorded in ``pipeline_run`` and in the audit trail.
+``toxicity_episode``, ``risk_score``) of the subjects that load batches touched since the last
+committed run, or of every subject when there was no run yet, when the criteria versions
+changed, or when asked (``full=True``). Each subject's derived rows are replaced whole, so
+running twice on unchanged data changes nothing, and one run is one transaction: a failure
+leaves the previous results. Each run is recorded in ``pipeline_run`` and in the audit trail.
 """
 
 from __future__ import annotations
