@@ -31,13 +31,14 @@ def _no_drugs() -> pd.DataFrame:
 def _score(frame: pd.DataFrame, score: str, timepoint: str) -> dict[str, Any]:
     rows = frame[(frame["score"] == score) & (frame["timepoint"] == timepoint)]
     assert len(rows) == 1
-    record: dict[str, Any] = rows.iloc[0].to_dict()
-    return record
+    return {str(key): value for key, value in rows.iloc[0].items()}
 
 
-def _baseline(day: str = "2024-05-05 06:00", **values: float) -> pd.DataFrame:
+def _baseline(
+    day: str = "2024-05-05 06:00", values: dict[str, float] | None = None
+) -> pd.DataFrame:
     labs = {"LDH": 250.0, "CREAT": 0.9, "PLT": 150.0, "CRP": 20.0, "ANC": 2.0, "HGB": 11.0,
-            "FERRITIN": 400.0} | values  # fmt: skip
+            "FERRITIN": 400.0} | (values or {})  # fmt: skip
     return _labs(*((code, day, value) for code, value in labs.items()))
 
 
@@ -51,7 +52,7 @@ def test_formulas() -> None:
     [(778.0, "low"), (778.4, "high")],  # 778 x 0.9 / 150 = 4.668; 778.4 x 0.9 / 150 = 4.6704
 )
 def test_easix_cut_off_before_lymphodepletion(ldh: float, category: str) -> None:
-    scores = compute_scores(_infusions(), _baseline(LDH=ldh), _no_drugs())
+    scores = compute_scores(_infusions(), _baseline(values={"LDH": ldh}), _no_drugs())
     easix = _score(scores, "easix", "pre_lymphodepletion")
     assert easix["category"] == category
     assert "Korell 2022" in easix["reason"]
@@ -59,7 +60,9 @@ def test_easix_cut_off_before_lymphodepletion(ldh: float, category: str) -> None
 
 
 def test_exactly_4_67_is_not_above_the_cut_off() -> None:
-    scores = compute_scores(_infusions(), _baseline(LDH=467.0, CREAT=1.5, PLT=150.0), _no_drugs())
+    scores = compute_scores(
+        _infusions(), _baseline(values={"LDH": 467.0, "CREAT": 1.5, "PLT": 150.0}), _no_drugs()
+    )
     easix = _score(scores, "easix", "pre_lymphodepletion")
     assert easix["value"] == pytest.approx(4.67)
     assert easix["category"] == "low"
@@ -94,7 +97,7 @@ def test_a_missing_input_makes_a_score_not_computable() -> None:
     ],
 )
 def test_car_hematotox_points(values: dict[str, float], points: int, category: str) -> None:
-    scores = compute_scores(_infusions(), _baseline(**({"PLT": 200.0} | values)), _no_drugs())
+    scores = compute_scores(_infusions(), _baseline(values={"PLT": 200.0} | values), _no_drugs())
     score = _score(scores, "car_hematotox", "pre_lymphodepletion")
     assert (score["value"], score["category"]) == (points, category)
     assert "[UNCONFIRMED]" in score["reason"]
@@ -103,7 +106,7 @@ def test_car_hematotox_points(values: dict[str, float], points: int, category: s
 def test_lymphodepletion_start_bounds_the_baseline() -> None:
     """Labs drawn after fludarabine started are not baseline; without recorded
     lymphodepletion, day -5 is assumed."""
-    labs = pd.concat([_baseline("2024-05-05 06:00"), _baseline("2024-05-05 12:00", LDH=900.0)])
+    labs = pd.concat([_baseline("2024-05-05 06:00"), _baseline("2024-05-05 12:00", {"LDH": 900.0})])
     drugs = pd.DataFrame(
         {
             "subject_id": [1],
@@ -124,9 +127,9 @@ def test_lymphodepletion_start_bounds_the_baseline() -> None:
 def test_day_0_and_day_3_take_the_nearest_allowed_day() -> None:
     labs = pd.concat(
         [
-            _baseline("2024-05-09 06:00", LDH=300.0),  # day -1
-            _baseline("2024-05-12 06:00", LDH=310.0),  # day 2
-            _baseline("2024-05-14 06:00", LDH=320.0),  # day 4
+            _baseline("2024-05-09 06:00", {"LDH": 300.0}),  # day -1
+            _baseline("2024-05-12 06:00", {"LDH": 310.0}),  # day 2
+            _baseline("2024-05-14 06:00", {"LDH": 320.0}),  # day 4
         ]
     )
     scores = compute_scores(_infusions(), labs, _no_drugs())
