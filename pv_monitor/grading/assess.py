@@ -19,6 +19,7 @@ import pandas as pd
 
 from pv_monitor.grading.criteria import Criteria, load_criteria
 from pv_monitor.grading.crs import CRS_CRITERIA, grade_crs
+from pv_monitor.grading.ctcae import CTCAE_CRITERIA, grade_labs
 from pv_monitor.grading.daily import build_daily_assessments
 from pv_monitor.grading.episodes import (
     DEFAULT_CLOSURE,
@@ -26,6 +27,7 @@ from pv_monitor.grading.episodes import (
     add_crs_treated,
     fold_episodes,
 )
+from pv_monitor.grading.icaht import ICAHT_CRITERIA, grade_icaht
 from pv_monitor.grading.icans import ICANS_CRITERIA, grade_icans
 from pv_monitor.risk.scores import SCORE_VERSIONS
 
@@ -65,6 +67,8 @@ def criteria_versions(rule: ClosureRule = DEFAULT_CLOSURE) -> dict[str, str]:
     return {
         "crs": CRS_CRITERIA,
         "icans": ICANS_CRITERIA,
+        "icaht": ICAHT_CRITERIA,
+        "ctcae_labs": CTCAE_CRITERIA,
         "episode_closure": rule.name,
         **SCORE_VERSIONS,
     }
@@ -93,16 +97,24 @@ def assess(
     daily = grade_icans(grade_crs(daily, crs_criteria), icans_criteria)
 
     keys = daily[["subject_id", "infusion_id", "study_day"]]
+    extent = keys.groupby("infusion_id", as_index=False, sort=False).agg(
+        subject_id=("subject_id", "first"), last_day=("study_day", "max")
+    )
+    course_grades = grade_icaht(days.labs[days.labs["code"].isin(["ANC", "PLT"])], extent)
     grades = pd.concat(
         [
-            keys.assign(
-                syndrome=syndrome,
-                criteria_version=criteria.version,
-                grade=daily[f"{syndrome}_grade"],
-                reason=daily[f"{syndrome}_reason"],
-                provisional=daily[f"{syndrome}_provisional"],
-            )
-            for syndrome, criteria in (("crs", crs_criteria), ("icans", icans_criteria))
+            *(
+                keys.assign(
+                    syndrome=syndrome,
+                    criteria_version=criteria.version,
+                    grade=daily[f"{syndrome}_grade"],
+                    reason=daily[f"{syndrome}_reason"],
+                    provisional=daily[f"{syndrome}_provisional"],
+                )
+                for syndrome, criteria in (("crs", crs_criteria), ("icans", icans_criteria))
+            ),
+            course_grades,
+            grade_labs(days.labs),
         ],
         ignore_index=True,
     )[list(GRADE_COLUMNS)]

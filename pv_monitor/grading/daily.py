@@ -77,7 +77,11 @@ _FLAGS = {
 }
 _NUMERIC = {"TEMP": ("temp_c_max", "max"), "ICE": ("ice_score", "min"),
             "CAPD": ("capd_score", "max"), "SBP": ("sbp_min", "min")}  # fmt: skip
-MEASUREMENT_CODES = (*_NUMERIC, "O2_FLOW")
+LAB_CODES = (
+    "ANC", "PLT", "HGB", "FERRITIN", "ALT", "AST", "LDH", "FIBRINOGEN", "BILI", "CREAT", "TRIG",
+)  # fmt: skip
+"""Laboratory codes summarised per day (lowest and highest value) for ICAHT, IEC-HS, CTCAE."""
+MEASUREMENT_CODES = (*_NUMERIC, "O2_FLOW", *LAB_CODES)
 OBSERVATION_CODES = (*_WORST_FIRST, *_FLAGS, "O2_DEVICE")
 """The codes the builder reads; the pipeline fetches only these."""
 
@@ -114,10 +118,15 @@ class DailyAssessments:
         and day, days contiguous.
     drug_days : DataFrame
         ``infusion_id, study_day, drug, drug_class``: every drug running on every day of the grid.
+    labs : DataFrame
+        ``infusion_id, subject_id, study_day, code, low, high``: each day's lowest and highest
+        value of the
+        :data:`LAB_CODES` measured that day (canonical units).
     """
 
     frame: pd.DataFrame
     drug_days: pd.DataFrame
+    labs: pd.DataFrame
 
 
 def _with_datetimes(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
@@ -362,4 +371,39 @@ def build_daily_assessments(
         infusion_id=frame["infusion_id"].to_numpy()[drug_days["cell"].to_numpy()],
         study_day=frame["study_day"].to_numpy()[drug_days["cell"].to_numpy()],
     )[["infusion_id", "study_day", "drug", "drug_class"]]
-    return DailyAssessments(frame, drug_days.reset_index(drop=True))
+    return DailyAssessments(
+        frame, drug_days.reset_index(drop=True), _lab_days(measurements, inf, starts, frame)
+    )
+
+
+def _lab_days(
+    measurements: pd.DataFrame,
+    inf: pd.DataFrame,
+    starts: npt.NDArray[np.int64],
+    frame: pd.DataFrame,
+) -> pd.DataFrame:
+    """Lowest and highest value of each laboratory code on each day of the grid."""
+    labs, cell = _cells(measurements[measurements["code"].isin(LAB_CODES)], "at", inf, starts)
+    summary = (
+        pd.DataFrame(
+            {
+                "cell": cell,
+                "code": labs["code"].to_numpy(),
+                "value": labs["value"].to_numpy(dtype=float),
+            }
+        )
+        .groupby(["cell", "code"], sort=True)["value"]
+        .agg(low="min", high="max")
+        .reset_index()
+    )
+    at = summary["cell"].to_numpy()
+    return pd.DataFrame(
+        {
+            "infusion_id": frame["infusion_id"].to_numpy()[at],
+            "subject_id": frame["subject_id"].to_numpy()[at],
+            "study_day": frame["study_day"].to_numpy()[at],
+            "code": summary["code"].to_numpy(),
+            "low": summary["low"].to_numpy(),
+            "high": summary["high"].to_numpy(),
+        }
+    )
