@@ -114,7 +114,13 @@ def _run(
             result = assess(
                 inputs.infusions, inputs.measurements, inputs.observations, inputs.drugs
             )
-            scores = compute_scores(inputs.infusions, inputs.measurements, inputs.drugs)
+            scores = pd.concat(
+                [
+                    compute_scores(inputs.infusions, inputs.measurements, inputs.drugs),
+                    result.screens,
+                ],
+                ignore_index=True,
+            )
             written = replace_derived(
                 session, chunk, result.daily, result.grades, result.episodes, scores
             )

@@ -8,7 +8,10 @@
    which days fever is no longer needed;
 3. :func:`~pv_monitor.grading.grade_crs` and :func:`~pv_monitor.grading.grade_icans` grade
    every day;
-4. :func:`~pv_monitor.grading.episodes.fold_episodes` folds graded days into episodes.
+4. :func:`~pv_monitor.grading.episodes.fold_episodes` folds graded days into episodes;
+5. :func:`~pv_monitor.grading.icaht.grade_icaht`, :func:`~pv_monitor.grading.ctcae.grade_labs`
+   and :func:`~pv_monitor.grading.iec_hs.screen_iec_hs` grade the blood counts and laboratory
+   values of the course.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from pv_monitor.grading.episodes import (
 )
 from pv_monitor.grading.icaht import ICAHT_CRITERIA, grade_icaht
 from pv_monitor.grading.icans import ICANS_CRITERIA, grade_icans
+from pv_monitor.grading.iec_hs import SCREEN_VERSION, screen_iec_hs
 from pv_monitor.risk.scores import SCORE_VERSIONS
 
 GRADE_COLUMNS = (
@@ -55,11 +59,14 @@ class Assessment:
         One row per day and syndrome (:data:`GRADE_COLUMNS`), as ``toxicity_grade`` stores them.
     episodes : DataFrame
         CRS and ICANS episodes (``episodes.EPISODE_COLUMNS``).
+    screens : DataFrame
+        The IEC-HS screen of each infusion, shaped as ``risk_score`` rows.
     """
 
     daily: pd.DataFrame
     grades: pd.DataFrame
     episodes: pd.DataFrame
+    screens: pd.DataFrame
 
 
 def criteria_versions(rule: ClosureRule = DEFAULT_CLOSURE) -> dict[str, str]:
@@ -69,6 +76,7 @@ def criteria_versions(rule: ClosureRule = DEFAULT_CLOSURE) -> dict[str, str]:
         "icans": ICANS_CRITERIA,
         "icaht": ICAHT_CRITERIA,
         "ctcae_labs": CTCAE_CRITERIA,
+        "iec_hs_screen": SCREEN_VERSION,
         "episode_closure": rule.name,
         **SCORE_VERSIONS,
     }
@@ -131,4 +139,17 @@ def assess(
         ],
         ignore_index=True,
     )
-    return Assessment(daily, grades, episodes)
+    screens = screen_iec_hs(days.labs, _resolving_from(daily, episodes), extent)
+    return Assessment(daily, grades, episodes, screens)
+
+
+def _resolving_from(daily: pd.DataFrame, episodes: pd.DataFrame) -> pd.DataFrame:
+    """The day after each CRS episode's last day at its peak grade (CRS resolving from then)."""
+    crs = episodes.loc[episodes["syndrome"] == "crs", ["infusion_id", "peak_grade", "onset_day"]]
+    days = daily[["infusion_id", "study_day", "crs_grade"]].merge(crs, on="infusion_id")
+    at_peak = days[
+        (days["crs_grade"] == days["peak_grade"]) & (days["study_day"] >= days["onset_day"])
+    ]
+    last = at_peak.groupby(["infusion_id", "onset_day"], as_index=False)["study_day"].max()
+    resolving: pd.DataFrame = last.assign(resolving_from=last["study_day"] + 1)
+    return resolving[["infusion_id", "resolving_from"]]

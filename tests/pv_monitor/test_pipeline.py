@@ -89,7 +89,7 @@ def test_rerun_is_incremental_and_changes_nothing(sqlite_url: str, tmp_path: Pat
     assert (again.mode, again.subjects, again.counts) == ("incremental", 0, {})
     full = run_pipeline(sqlite_url, actor="test", full=True)
     assert (full.mode, full.subjects) == ("full", 40)
-    assert full.counts["risk_score"] == 40 * 8  # EASIX and m-EASIX x 3, HEMATOTOX, early rule
+    assert full.counts["risk_score"] == 40 * 9  # EASIX, m-EASIX x 3; HEMATOTOX; early rule; IEC-HS
     after = query(sqlite_url, f"SELECT {columns} FROM toxicity_grade ORDER BY 1, 2, 3")
     pd.testing.assert_frame_equal(before, after)
 
