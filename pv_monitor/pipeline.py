@@ -122,7 +122,13 @@ def _run(
                 ignore_index=True,
             )
             written = replace_derived(
-                session, chunk, result.daily, result.grades, result.episodes, scores
+                session,
+                chunk,
+                result.daily,
+                result.time_points,
+                result.grades,
+                result.episodes,
+                scores,
             )
             for table, rows in written.items():
                 counts[table] = counts.get(table, 0) + rows

@@ -38,7 +38,9 @@ from pv_monitor.risk.scores import SCORE_VERSIONS
 GRADE_COLUMNS = (
     "subject_id",
     "infusion_id",
+    "granularity",
     "study_day",
+    "assessed_at",
     "syndrome",
     "criteria_version",
     "grade",
@@ -61,12 +63,15 @@ class Assessment:
         CRS and ICANS episodes (``episodes.EPISODE_COLUMNS``).
     screens : DataFrame
         The IEC-HS screen of each infusion, shaped as ``risk_score`` rows.
+    time_points : DataFrame
+        The assessment-time rows (days with more than one assessment), graded like the days.
     """
 
     daily: pd.DataFrame
     grades: pd.DataFrame
     episodes: pd.DataFrame
     screens: pd.DataFrame
+    time_points: pd.DataFrame
 
 
 def criteria_versions(rule: ClosureRule = DEFAULT_CLOSURE) -> dict[str, str]:
@@ -108,21 +113,34 @@ def assess(
     extent = keys.groupby("infusion_id", as_index=False, sort=False).agg(
         subject_id=("subject_id", "first"), last_day=("study_day", "max")
     )
-    course_grades = grade_icaht(days.labs[days.labs["code"].isin(["ANC", "PLT"])], extent)
+    treated = daily.set_index(["infusion_id", "study_day"])["crs_treated"]
+    times = days.time_points
+    times = times.assign(
+        crs_treated=treated.reindex(pd.MultiIndex.from_frame(times[["infusion_id", "study_day"]]))
+        .fillna(False)
+        .to_numpy(dtype=bool)
+    )
+    times = grade_icans(grade_crs(times, crs_criteria), icans_criteria)
+    syndromes = (("crs", crs_criteria), ("icans", icans_criteria))
     grades = pd.concat(
         [
             *(
-                keys.assign(
+                rows[["subject_id", "infusion_id", "study_day"]].assign(
+                    granularity=granularity,
+                    assessed_at=rows["assessed_at"] if granularity == "time_point" else None,
                     syndrome=syndrome,
                     criteria_version=criteria.version,
-                    grade=daily[f"{syndrome}_grade"],
-                    reason=daily[f"{syndrome}_reason"],
-                    provisional=daily[f"{syndrome}_provisional"],
+                    grade=rows[f"{syndrome}_grade"],
+                    reason=rows[f"{syndrome}_reason"],
+                    provisional=rows[f"{syndrome}_provisional"],
                 )
-                for syndrome, criteria in (("crs", crs_criteria), ("icans", icans_criteria))
+                for granularity, rows in (("day", daily), ("time_point", times))
+                for syndrome, criteria in syndromes
             ),
-            course_grades,
-            grade_labs(days.labs),
+            grade_icaht(days.labs[days.labs["code"].isin(["ANC", "PLT"])], extent).assign(
+                granularity="day", assessed_at=None
+            ),
+            grade_labs(days.labs).assign(granularity="day", assessed_at=None),
         ],
         ignore_index=True,
     )[list(GRADE_COLUMNS)]
@@ -140,7 +158,7 @@ def assess(
         ignore_index=True,
     )
     screens = screen_iec_hs(days.labs, _resolving_from(daily, episodes), extent)
-    return Assessment(daily, grades, episodes, screens)
+    return Assessment(daily, grades, episodes, screens, times)
 
 
 def _resolving_from(daily: pd.DataFrame, episodes: pd.DataFrame) -> pd.DataFrame:

@@ -38,6 +38,7 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -120,13 +121,17 @@ class DailyAssessments:
         ``infusion_id, study_day, drug, drug_class``: every drug running on every day of the grid.
     labs : DataFrame
         ``infusion_id, subject_id, study_day, code, low, high``: each day's lowest and highest
-        value of the
-        :data:`LAB_CODES` measured that day (canonical units).
+        value of the :data:`LAB_CODES` measured that day (canonical units).
+    time_points : DataFrame
+        Columns :data:`FRAME_COLUMNS`, one row per assessment time on the days that have more
+        than one (``assessed_at`` is the time): what was recorded at that time and the
+        vasopressors running then. ``crs_treated`` comes from the day.
     """
 
     frame: pd.DataFrame
     drug_days: pd.DataFrame
     labs: pd.DataFrame
+    time_points: pd.DataFrame
 
 
 def _with_datetimes(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
@@ -241,15 +246,19 @@ def _nullable_bool(values: npt.NDArray[np.float64]) -> pd.Series:
     return pd.Series(values, dtype="Float64").astype("boolean")
 
 
+Locate = Callable[[pd.DataFrame, str], tuple[pd.DataFrame, npt.NDArray[np.int64]]]
+"""Maps rows to the index of the assessment row (day or time point) they belong to, dropping
+rows that belong to none."""
+
+
 def _oxygen(
     observations: pd.DataFrame,
     measurements: pd.DataFrame,
-    inf: pd.DataFrame,
-    starts: npt.NDArray[np.int64],
+    locate: Locate,
     size: int,
     criteria: Criteria,
 ) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.float64]]:
-    """Device and flow of each day's time point with the highest hypoxia tier."""
+    """Device and flow of each assessment row's time point with the highest hypoxia tier."""
     devices = observations.loc[observations["code"] == "O2_DEVICE", ["subject_id", "at", "value"]]
     flows = measurements.loc[measurements["code"] == "O2_FLOW", ["subject_id", "at", "value"]]
     paired = devices.merge(
@@ -257,7 +266,7 @@ def _oxygen(
         on=["subject_id", "at"],
         how="left",
     )
-    paired, cell = _cells(paired, "at", inf, starts)
+    paired, cell = locate(paired, "at")
     device = np.full(size, None, dtype=object)
     flow = np.full(size, np.nan)
     if paired.empty:
@@ -329,9 +338,122 @@ def build_daily_assessments(
         }
     )
 
-    numeric, cell = _cells(
-        measurements[measurements["code"].isin(list(_NUMERIC))], "at", inf, starts
+    def locate_day(rows: pd.DataFrame, when: str) -> tuple[pd.DataFrame, npt.NDArray[np.int64]]:
+        return _cells(rows, when, inf, starts)
+
+    _summarise(frame, measurements, observations, locate_day, criteria)
+    drug_days = _drug_days(drugs, inf, starts, size)
+    pressors = drug_days[drug_days["drug_class"] == DrugClass.VASOPRESSOR.value]
+    agents = pressors.sort_values("drug").groupby("cell")["drug"].agg(";".join)
+    vasopressors = np.full(size, "", dtype=object)
+    vasopressors[agents.index.to_numpy()] = agents.to_numpy()
+    frame["vasopressors"] = vasopressors
+    frame = frame[list(FRAME_COLUMNS)]
+    drug_days = drug_days.assign(
+        infusion_id=frame["infusion_id"].to_numpy()[drug_days["cell"].to_numpy()],
+        study_day=frame["study_day"].to_numpy()[drug_days["cell"].to_numpy()],
+    )[["infusion_id", "study_day", "drug", "drug_class"]]
+    return DailyAssessments(
+        frame,
+        drug_days.reset_index(drop=True),
+        _lab_days(measurements, inf, starts, frame),
+        _time_points(measurements, observations, drugs, inf, starts, criteria),
     )
+
+
+def _time_points(
+    measurements: pd.DataFrame,
+    observations: pd.DataFrame,
+    drugs: pd.DataFrame,
+    inf: pd.DataFrame,
+    starts: npt.NDArray[np.int64],
+    criteria: Criteria,
+) -> pd.DataFrame:
+    """One row per assessment time on days with more than one, holding what was recorded then."""
+    measured = measurements[measurements["code"].isin([*_NUMERIC, "O2_FLOW"])]
+    observed = observations[observations["code"].isin([*_WORST_FIRST, *_FLAGS, "O2_DEVICE"])]
+    keys = []
+    for rows in (measured, observed):
+        position, study_day, valid = _locate(rows, "at", inf, starts)
+        keys.append(
+            pd.DataFrame(
+                {"position": position[valid], "study_day": study_day[valid],
+                 "at": rows["at"].to_numpy()[valid]}
+            )
+        )  # fmt: skip
+    times = pd.concat(keys, ignore_index=True).drop_duplicates(["position", "at"])
+    per_day = times.groupby(["position", "study_day"])["at"].transform("size")
+    times = times[per_day > 1].sort_values(["position", "at"]).reset_index(drop=True)
+    index = pd.MultiIndex.from_frame(times[["position", "at"]])
+    position = times["position"].to_numpy()
+    frame = pd.DataFrame(
+        {
+            "infusion_id": inf["infusion_id"].to_numpy()[position],
+            "subject_id": inf["subject_id"].to_numpy()[position],
+            "study_day": times["study_day"].to_numpy(dtype=np.int64),
+            "assessed_at": times["at"].to_numpy(dtype="datetime64[ns]"),
+            "age_years": inf["age_years"].to_numpy(dtype=float)[position],
+        }
+    )
+
+    def locate_time(rows: pd.DataFrame, when: str) -> tuple[pd.DataFrame, npt.NDArray[np.int64]]:
+        row_position, _, valid = _locate(rows, when, inf, starts)
+        keys = pd.MultiIndex.from_arrays([row_position, rows[when].to_numpy()])
+        cell = np.where(valid, index.get_indexer(keys), -1)
+        kept = cell >= 0
+        return rows[kept], cell[kept].astype(np.int64)
+
+    _summarise(frame, measurements, observations, locate_time, criteria)
+    frame["vasopressors"] = _pressors_at(frame, position, drugs, inf)
+    return frame[list(FRAME_COLUMNS)]
+
+
+def _pressors_at(
+    frame: pd.DataFrame, position: npt.NDArray[np.int64], drugs: pd.DataFrame, inf: pd.DataFrame
+) -> npt.NDArray[np.object_]:
+    """``;``-joined vasopressors running at each row's time (no end: until the end of the start
+    day)."""
+    out = np.full(len(frame), "", dtype=object)
+    pressors = drugs[(drugs["drug_class"] == DrugClass.VASOPRESSOR.value)
+                     & drugs["started_at"].notna()]  # fmt: skip
+    if pressors.empty or frame.empty:
+        return out
+    start = pressors["started_at"]
+    end = pressors["ended_at"].fillna(start.dt.normalize() + pd.Timedelta(days=1))
+    spans = pd.DataFrame(
+        {
+            "subject_id": pressors["subject_id"].to_numpy(),
+            "drug": pressors["drug"].to_numpy(),
+            "start": start.to_numpy(),
+            "end": end.to_numpy(),
+        }
+    )
+    points = pd.DataFrame(
+        {
+            "row": np.arange(len(frame)),
+            "subject_id": frame["subject_id"].to_numpy(),
+            "at": frame["assessed_at"].to_numpy(),
+        }
+    )
+    joined = points.merge(spans, on="subject_id")
+    running = joined[(joined["start"] <= joined["at"]) & (joined["at"] <= joined["end"])]
+    agents = running.drop_duplicates(["row", "drug"]).sort_values("drug").groupby("row")["drug"]
+    names = agents.agg(";".join)
+    out[names.index.to_numpy()] = names.to_numpy()
+    return out
+
+
+def _summarise(
+    frame: pd.DataFrame,
+    measurements: pd.DataFrame,
+    observations: pd.DataFrame,
+    locate: Locate,
+    criteria: Criteria,
+) -> None:
+    """Fill ``frame``'s contract-2 columns (but ``vasopressors``) with the worst values of the
+    rows ``locate`` assigns to each of its rows."""
+    size = len(frame)
+    numeric, cell = locate(measurements[measurements["code"].isin(list(_NUMERIC))], "at")
     for code, (column, how) in _NUMERIC.items():
         picked = (numeric["code"] == code).to_numpy()
         values = np.full(size, np.nan)
@@ -339,8 +461,8 @@ def build_daily_assessments(
         reducer.at(values, cell[picked], numeric["value"].to_numpy(dtype=float)[picked])
         frame[column] = values
 
-    categorical, cell = _cells(
-        observations[observations["code"].isin([*_WORST_FIRST, *_FLAGS])], "at", inf, starts
+    categorical, cell = locate(
+        observations[observations["code"].isin([*_WORST_FIRST, *_FLAGS])], "at"
     )
     for code, order in _WORST_FIRST.items():
         picked = (categorical["code"] == code).to_numpy()
@@ -358,21 +480,7 @@ def build_daily_assessments(
     frame["hypotension"] = _nullable_bool(np.fmax(recorded, low_pressure))
 
     frame["o2_device"], frame["o2_flow_l_min"] = _oxygen(
-        observations, measurements, inf, starts, size, criteria
-    )
-    drug_days = _drug_days(drugs, inf, starts, size)
-    pressors = drug_days[drug_days["drug_class"] == DrugClass.VASOPRESSOR.value]
-    agents = pressors.sort_values("drug").groupby("cell")["drug"].agg(";".join)
-    vasopressors = np.full(size, "", dtype=object)
-    vasopressors[agents.index.to_numpy()] = agents.to_numpy()
-    frame["vasopressors"] = vasopressors
-    frame = frame[list(FRAME_COLUMNS)]
-    drug_days = drug_days.assign(
-        infusion_id=frame["infusion_id"].to_numpy()[drug_days["cell"].to_numpy()],
-        study_day=frame["study_day"].to_numpy()[drug_days["cell"].to_numpy()],
-    )[["infusion_id", "study_day", "drug", "drug_class"]]
-    return DailyAssessments(
-        frame, drug_days.reset_index(drop=True), _lab_days(measurements, inf, starts, frame)
+        observations, measurements, locate, size, criteria
     )
 
 

@@ -163,31 +163,58 @@ def replace_derived(
     session: Session,
     subject_ids: Sequence[int],
     daily: pd.DataFrame,
+    time_points: pd.DataFrame,
     grades: pd.DataFrame,
     episodes: pd.DataFrame,
     scores: pd.DataFrame,
 ) -> dict[str, int]:
     """Delete the derived rows of ``subject_ids`` and write the new ones; rows written per table.
 
-    ``grades`` carries ``infusion_id`` and ``study_day`` instead of ``daily_assessment_id``:
-    the ids of the new assessment rows are looked up here.
+    ``grades`` carries ``infusion_id``, ``granularity`` and ``study_day`` (days) or
+    ``assessed_at`` (time points) instead of ``daily_assessment_id``: the ids of the new
+    assessment rows are looked up here.
     """
     for name in DERIVED_TABLES:
         table = Base.metadata.tables[name]
         session.execute(delete(table).where(table.c.subject_id.in_(subject_ids)))
     now = datetime.now(UTC).replace(tzinfo=None)
-    assessment_columns = [c for c in daily.columns if c in DailyAssessment.__table__.c]
-    daily = daily[assessment_columns].assign(granularity="day", computed_at=now)
-    written = {"daily_assessment": insert_frame(session, "daily_assessment", daily)}
+    columns = [c for c in daily.columns if c in DailyAssessment.__table__.c]
+    rows = pd.concat(
+        [
+            daily[columns].assign(granularity="day"),
+            time_points[[c for c in columns if c in time_points.columns]].assign(
+                granularity="time_point"
+            ),
+        ],
+        ignore_index=True,
+    ).assign(computed_at=now)
+    written = {"daily_assessment": insert_frame(session, "daily_assessment", rows)}
     ids = _frame(
         session,
         select(
             DailyAssessment.daily_assessment_id,
             DailyAssessment.infusion_id,
+            DailyAssessment.granularity,
             DailyAssessment.study_day,
-        ).where(DailyAssessment.subject_id.in_(subject_ids), DailyAssessment.granularity == "day"),
+            DailyAssessment.assessed_at,
+        ).where(DailyAssessment.subject_id.in_(subject_ids)),
     )
-    grades = grades.merge(ids, on=["infusion_id", "study_day"], how="left", validate="m:1")
+    ids["assessed_at"] = pd.to_datetime(ids["assessed_at"])
+    by_day = ids[ids["granularity"] == "day"][["daily_assessment_id", "infusion_id", "study_day"]]
+    by_time = ids[ids["granularity"] == "time_point"][
+        ["daily_assessment_id", "infusion_id", "assessed_at"]
+    ]
+    day_grades = grades[grades["granularity"] == "day"].drop(columns=["granularity", "assessed_at"])
+    time_grades = grades[grades["granularity"] == "time_point"].drop(columns="granularity")
+    grades = pd.concat(
+        [
+            day_grades.merge(by_day, on=["infusion_id", "study_day"], how="left", validate="m:1"),
+            time_grades.assign(assessed_at=pd.to_datetime(time_grades["assessed_at"]))
+            .merge(by_time, on=["infusion_id", "assessed_at"], how="left", validate="m:1")
+            .drop(columns="assessed_at"),
+        ],
+        ignore_index=True,
+    )
     if grades["daily_assessment_id"].isna().any():
         raise RuntimeError("a grade has no assessment row to belong to")
     written["toxicity_grade"] = insert_frame(

@@ -1143,7 +1143,7 @@ COMMENT ON COLUMN daily_assessment.subject_id IS 'The subject (pseudonymous) thi
 CREATE TABLE toxicity_episode (
 	toxicity_episode_id SERIAL NOT NULL, 
 	syndrome VARCHAR(32) NOT NULL, 
-	criteria_version VARCHAR(32) NOT NULL, 
+	criteria_version VARCHAR(255) NOT NULL, 
 	episode_number INTEGER NOT NULL, 
 	onset_day INTEGER NOT NULL, 
 	peak_grade INTEGER NOT NULL, 
@@ -1310,7 +1310,7 @@ CREATE TABLE toxicity_grade (
 	daily_assessment_id BIGINT NOT NULL, 
 	study_day INTEGER NOT NULL, 
 	syndrome VARCHAR(32) NOT NULL, 
-	criteria_version VARCHAR(32) NOT NULL, 
+	criteria_version VARCHAR(255) NOT NULL, 
 	grade INTEGER, 
 	reason TEXT, 
 	provisional BOOLEAN NOT NULL, 
@@ -1338,7 +1338,7 @@ COMMENT ON COLUMN toxicity_grade.study_day IS 'Days since infusion.';
 
 COMMENT ON COLUMN toxicity_grade.syndrome IS 'crs, icans, ...';
 
-COMMENT ON COLUMN toxicity_grade.criteria_version IS 'Criteria table used, e.g. astct_2019_crs.';
+COMMENT ON COLUMN toxicity_grade.criteria_version IS 'Criteria table used, e.g. astct_2019_crs or ctcae_v5_0_labs:anemia.';
 
 COMMENT ON COLUMN toxicity_grade.grade IS '0-5; empty when nothing gradable was observed (never 0 for missing data).';
 

@@ -515,7 +515,7 @@ CREATE INDEX ix_daily_assessment_subject_day ON daily_assessment (subject_id, st
 CREATE TABLE toxicity_episode (
 	toxicity_episode_id INTEGER NOT NULL, 
 	syndrome VARCHAR(32) NOT NULL, 
-	criteria_version VARCHAR(32) NOT NULL, 
+	criteria_version VARCHAR(255) NOT NULL, 
 	episode_number INTEGER NOT NULL, 
 	onset_day INTEGER NOT NULL, 
 	peak_grade INTEGER NOT NULL, 
@@ -592,7 +592,7 @@ CREATE TABLE toxicity_grade (
 	daily_assessment_id INTEGER NOT NULL, 
 	study_day INTEGER NOT NULL, 
 	syndrome VARCHAR(32) NOT NULL, 
-	criteria_version VARCHAR(32) NOT NULL, 
+	criteria_version VARCHAR(255) NOT NULL, 
 	grade INTEGER, 
 	reason TEXT, 
 	provisional BOOLEAN NOT NULL, 

@@ -95,8 +95,8 @@ class ToxicityGrade(InfusionScoped, Base):
     )
     study_day: Mapped[int] = mapped_column(comment="Days since infusion.")
     syndrome: Mapped[Code] = mapped_column(comment="crs, icans, ...")
-    criteria_version: Mapped[Code] = mapped_column(
-        comment="Criteria table used, e.g. astct_2019_crs."
+    criteria_version: Mapped[Name] = mapped_column(
+        comment="Criteria table used, e.g. astct_2019_crs or ctcae_v5_0_labs:anemia."
     )
     grade: Mapped[int | None] = mapped_column(
         comment="0-5; empty when nothing gradable was observed (never 0 for missing data)."
@@ -124,7 +124,7 @@ class ToxicityEpisode(InfusionScoped, Base):
 
     toxicity_episode_id: Mapped[int] = mapped_column(primary_key=True, comment="Surrogate key.")
     syndrome: Mapped[Code] = mapped_column(comment="crs, icans, ...")
-    criteria_version: Mapped[Code] = mapped_column(comment="Criteria table used.")
+    criteria_version: Mapped[Name] = mapped_column(comment="Criteria table used.")
     episode_number: Mapped[int] = mapped_column(comment="1 for the first episode, 2, ...")
     onset_day: Mapped[int] = mapped_column(comment="Study day of onset.")
     peak_grade: Mapped[int] = mapped_column(comment="Highest grade in the episode.")

@@ -1,4 +1,4 @@
-"""Pipeline runs: the manifest that makes ``pv-monitor run`` incremental.
+"""Pipeline runs (the manifest that makes ``pv-monitor run`` incremental); longer criteria names.
 
 Revision ID: 0003
 Revises: 0002
@@ -19,7 +19,24 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    """Add ``pipeline_run``: which load batches a run covered, with which criteria versions."""
+    """Add ``pipeline_run``: which load batches a run covered, with which criteria versions.
+    Widen ``criteria_version`` of grades and episodes to 255 characters: a version names a part
+    of its table (``ctcae_v5_0_labs:aspartate_aminotransferase_increased``)."""
+    for table, comment in (
+        ("toxicity_grade", "Criteria table used, e.g. astct_2019_crs or ctcae_v5_0_labs:anemia."),
+        ("toxicity_episode", "Criteria table used."),
+    ):
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.alter_column(
+                "criteria_version",
+                existing_type=sa.String(length=32),
+                type_=sa.String(length=255),
+                existing_nullable=False,
+                comment=comment,
+                existing_comment="Criteria table used, e.g. astct_2019_crs."
+                if table == "toxicity_grade"
+                else "Criteria table used.",
+            )
     op.create_table(
         "pipeline_run",
         sa.Column("pipeline_run_id", sa.Integer(), nullable=False, comment="Surrogate key."),
@@ -67,5 +84,13 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Drop ``pipeline_run``."""
+    """Drop ``pipeline_run``; criteria versions back to 32 characters."""
     op.drop_table("pipeline_run")
+    for table in ("toxicity_grade", "toxicity_episode"):
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.alter_column(
+                "criteria_version",
+                existing_type=sa.String(length=255),
+                type_=sa.String(length=32),
+                existing_nullable=False,
+            )
