@@ -133,3 +133,50 @@ def test_window_from_day_minus_7_to_the_last_record_or_death() -> None:
     untouched = frame.drop(index=19)
     assert untouched["temp_c_max"].isna().all()  # no data is missing, never a normal value
     assert untouched["hypotension"].isna().all()
+
+
+def test_time_points_on_days_with_several_assessments() -> None:
+    """Day 2 has vital signs at 08:00 and 20:00 and an ICE at 09:00: three time-point rows with
+    what was recorded then; day 3, with one assessment, has none."""
+    infusions = pd.DataFrame(
+        {
+            "infusion_id": [1],
+            "subject_id": [1],
+            "infusion_date": pd.to_datetime([INFUSION]),
+            "age_years": [60.0],
+            "death_date": pd.Series([None], dtype="datetime64[ns]"),
+        }
+    )
+    measurements = _rows(
+        (1, "TEMP", "2024-03-03 08:00", 39.1),
+        (1, "SBP", "2024-03-03 08:00", 84.0),
+        (1, "TEMP", "2024-03-03 20:00", 37.2),
+        (1, "SBP", "2024-03-03 20:00", 110.0),
+        (1, "ICE", "2024-03-03 09:00", 6.0),
+        (1, "TEMP", "2024-03-04 08:00", 37.0),
+    )
+    observations = _rows((1, "O2_DEVICE", "2024-03-03 20:00", "non_rebreather"))
+    drugs = pd.DataFrame(
+        {
+            "subject_id": [1],
+            "drug": ["norepinephrine"],
+            "drug_class": ["vasopressor"],
+            "started_at": pd.to_datetime(["2024-03-03 07:00"]),
+            "ended_at": pd.to_datetime(["2024-03-03 12:00"]),
+        }
+    )
+    points = build_daily_assessments(infusions, measurements, observations, drugs).time_points
+    assert points["assessed_at"].dt.strftime("%H:%M").tolist() == ["08:00", "09:00", "20:00"]
+    assert set(points["study_day"]) == {2}
+    first, neuro, last = (points.iloc[i] for i in range(3))
+    assert (first["temp_c_max"], bool(first["hypotension"]), first["vasopressors"]) == (
+        39.1,
+        True,
+        "norepinephrine",
+    )
+    assert pd.isna(first["ice_score"]) and neuro["ice_score"] == 6.0
+    assert (last["o2_device"], last["vasopressors"], bool(last["hypotension"])) == (
+        "non_rebreather",
+        "",
+        False,
+    )
