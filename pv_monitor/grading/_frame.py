@@ -17,6 +17,19 @@ _TRUE = {"true", "t", "yes", "y", "1", "1.0"}
 _FALSE = {"false", "f", "no", "n", "0", "0.0"}
 
 
+COURSE_GRADE_COLUMNS = (
+    "infusion_id",
+    "subject_id",
+    "study_day",
+    "syndrome",
+    "criteria_version",
+    "grade",
+    "reason",
+    "provisional",
+)
+"""Columns of a grade made for a whole course (ICAHT, CTCAE), filed under one of its days."""
+
+
 class FrameError(ValueError):
     """An assessment frame lacks a column or holds a value the grader cannot read."""
 

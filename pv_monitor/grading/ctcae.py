@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from pv_monitor.grading._frame import COURSE_GRADE_COLUMNS
 from pv_monitor.grading.criteria import Criteria, load_criteria
 
 CTCAE_CRITERIA = "ctcae_v5_0_labs"
@@ -64,16 +65,7 @@ TERMS = (
             relative_to="fibrinogen_lln", unit="mg/dL"),
     LabTerm("TRIG", "hypertriglyceridemia", "mg_dl", "high", unit="mg/dL"),
 )  # fmt: skip
-GRADE_COLUMNS = (
-    "infusion_id",
-    "subject_id",
-    "study_day",
-    "syndrome",
-    "criteria_version",
-    "grade",
-    "reason",
-    "provisional",
-)
+GRADE_COLUMNS = COURSE_GRADE_COLUMNS
 
 
 def reference(criteria: Criteria, name: str) -> float:

@@ -40,21 +40,13 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from pv_monitor.grading._frame import COURSE_GRADE_COLUMNS
 from pv_monitor.grading.criteria import Criteria, contains, load_criteria
 
 ICAHT_CRITERIA = "ehaebmt_2023_icaht"
 EARLY_DAYS = (0, 30)
 LATE_DAYS = (31, 100)
-GRADE_COLUMNS = (
-    "infusion_id",
-    "subject_id",
-    "study_day",
-    "syndrome",
-    "criteria_version",
-    "grade",
-    "reason",
-    "provisional",
-)
+GRADE_COLUMNS = COURSE_GRADE_COLUMNS
 
 BoolGrid = npt.NDArray[np.bool_]
 
