@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from pv_monitor.grading.criteria import Criteria, load_criteria
@@ -127,7 +129,9 @@ def assess(
             *(
                 rows[["subject_id", "infusion_id", "study_day"]].assign(
                     granularity=granularity,
-                    assessed_at=rows["assessed_at"] if granularity == "time_point" else None,
+                    assessed_at=rows["assessed_at"]
+                    if granularity == "time_point"
+                    else _no_time(rows),
                     syndrome=syndrome,
                     criteria_version=criteria.version,
                     grade=rows[f"{syndrome}_grade"],
@@ -137,10 +141,8 @@ def assess(
                 for granularity, rows in (("day", daily), ("time_point", times))
                 for syndrome, criteria in syndromes
             ),
-            grade_icaht(days.labs[days.labs["code"].isin(["ANC", "PLT"])], extent).assign(
-                granularity="day", assessed_at=None
-            ),
-            grade_labs(days.labs).assign(granularity="day", assessed_at=None),
+            _day_grades(grade_icaht(days.labs[days.labs["code"].isin(["ANC", "PLT"])], extent)),
+            _day_grades(grade_labs(days.labs)),
         ],
         ignore_index=True,
     )[list(GRADE_COLUMNS)]
@@ -171,3 +173,13 @@ def _resolving_from(daily: pd.DataFrame, episodes: pd.DataFrame) -> pd.DataFrame
     last = at_peak.groupby(["infusion_id", "onset_day"], as_index=False)["study_day"].max()
     resolving: pd.DataFrame = last.assign(resolving_from=last["study_day"] + 1)
     return resolving[["infusion_id", "resolving_from"]]
+
+
+def _no_time(rows: pd.DataFrame) -> npt.NDArray[np.datetime64]:
+    """``assessed_at`` of day-level grades: no time (NaT, typed, so frames concatenate fast)."""
+    return np.full(len(rows), np.datetime64("NaT"), dtype="datetime64[ns]")
+
+
+def _day_grades(grades: pd.DataFrame) -> pd.DataFrame:
+    """Course grades filed under a day."""
+    return grades.assign(granularity="day", assessed_at=_no_time(grades))

@@ -34,6 +34,8 @@ Examples
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -121,13 +123,12 @@ def screen_iec_hs(
     rows = []
     measured = set(days["infusion_id"])
     first_positive = days[days["positive"]].sort_values("study_day").drop_duplicates("infusion_id")
-    by_infusion = first_positive.set_index("infusion_id")
+    by_infusion = {int(r["infusion_id"]): r for r in first_positive.to_dict("records")}
     for infusion_id, subject_id in zip(extent["infusion_id"], extent["subject_id"], strict=True):
         base = {"infusion_id": infusion_id, "subject_id": subject_id, "score": SCREEN,
                 "score_version": SCREEN_VERSION, "timepoint": TIMEPOINT}  # fmt: skip
-        if infusion_id in by_infusion.index:
-            day = by_infusion.loc[infusion_id]
-            rows.append({**base, **_positive(day, uln)})
+        if int(infusion_id) in by_infusion:
+            rows.append({**base, **_positive(by_infusion[int(infusion_id)], uln)})
         elif infusion_id in measured:
             rows.append({**base, **_empty("negative", "no day after day 0 met the screen")})
         else:
@@ -141,7 +142,7 @@ def _empty(category: str | None, reason: str) -> dict[str, object]:
             "reason": reason}  # fmt: skip
 
 
-def _positive(day: pd.Series, uln: dict[str, float]) -> dict[str, object]:
+def _positive(day: dict[Any, Any], uln: dict[str, float]) -> dict[str, object]:
     ferritin = float(day["FERRITIN"])
     if bool(day["above_base"]):
         why = f"ferritin {ferritin:g} ng/mL (> 2 x baseline {float(day['FERRITIN_baseline']):g})"
