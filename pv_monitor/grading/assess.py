@@ -165,11 +165,13 @@ def assess(
 
 def _resolving_from(daily: pd.DataFrame, episodes: pd.DataFrame) -> pd.DataFrame:
     """The day after each CRS episode's last day at its peak grade (CRS resolving from then)."""
-    crs = episodes.loc[episodes["syndrome"] == "crs", ["infusion_id", "peak_grade", "onset_day"]]
+    columns = ["infusion_id", "peak_grade", "onset_day", "resolution_day"]
+    crs = episodes.loc[episodes["syndrome"] == "crs", columns]
     days = daily[["infusion_id", "study_day", "crs_grade"]].merge(crs, on="infusion_id")
-    at_peak = days[
-        (days["crs_grade"] == days["peak_grade"]) & (days["study_day"] >= days["onset_day"])
-    ]
+    inside = (days["study_day"] >= days["onset_day"]) & (
+        days["resolution_day"].isna() | (days["study_day"] < days["resolution_day"])
+    )
+    at_peak = days[inside & (days["crs_grade"] == days["peak_grade"])]
     last = at_peak.groupby(["infusion_id", "onset_day"], as_index=False)["study_day"].max()
     resolving: pd.DataFrame = last.assign(resolving_from=last["study_day"] + 1)
     return resolving[["infusion_id", "resolving_from"]]
