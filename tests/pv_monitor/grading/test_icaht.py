@@ -152,3 +152,30 @@ def test_no_data_no_ctcae_grade_and_grades_at_boundaries() -> None:
     }
     assert found == expected
     assert np.all(graded["syndrome"] == "other")
+
+
+@pytest.mark.parametrize(
+    ("code", "value", "term", "grade"),
+    [
+        ("ANC", 1.5, "neutrophil_count_decreased", 1),  # 1500/uL: below LLN 2000
+        ("ANC", 1.499, "neutrophil_count_decreased", 2),
+        ("ANC", 2.0, "neutrophil_count_decreased", 0),
+        ("PLT", 75.0, "platelet_count_decreased", 1),
+        ("PLT", 24.9, "platelet_count_decreased", 4),
+        ("HGB", 10.0, "anemia", 1),
+        ("HGB", 7.9, "anemia", 3),
+        ("AST", 40.1, "aspartate_aminotransferase_increased", 1),  # just above ULN 40
+        ("AST", 801.0, "aspartate_aminotransferase_increased", 4),  # > 20 x ULN
+        ("BILI", 1.8, "blood_bilirubin_increased", 1),  # 1.5 x ULN 1.2
+        ("BILI", 1.81, "blood_bilirubin_increased", 2),
+        ("CREAT", 7.21, "creatinine_increased", 4),  # > 6 x ULN 1.2
+        ("FIBRINOGEN", 150.0, "fibrinogen_decreased", 1),  # 0.75 x LLN 200
+        ("FIBRINOGEN", 149.0, "fibrinogen_decreased", 2),
+        ("TRIG", 150.0, "hypertriglyceridemia", 1),
+        ("TRIG", 1000.5, "hypertriglyceridemia", 4),
+    ],
+)
+def test_every_ctcae_term_at_a_boundary(code: str, value: float, term: str, grade: int) -> None:
+    graded = grade_labs(_counts(code, {3: value}))
+    assert graded["criteria_version"].tolist() == [f"ctcae_v5_0_labs:{term}"]
+    assert int(graded["grade"].iloc[0]) == grade
