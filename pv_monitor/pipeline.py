@@ -18,10 +18,13 @@ from typing import Any
 import pandas as pd
 
 from pv_monitor import __version__
+from pv_monitor.alerts.engine import plan
+from pv_monitor.alerts.rules import RULES, evaluate
 from pv_monitor.grading import daily
 from pv_monitor.grading.assess import assess, criteria_versions
 from pv_monitor.grading.reconcile import reconcile
 from pv_monitor.risk.scores import SCORE_CODES, compute_scores
+from pv_monitor.store.alerts import apply_actions, existing_alerts, rule_frames
 from pv_monitor.store.audit import record_change
 from pv_monitor.store.engine import create_store_engine, session_factory
 from pv_monitor.store.migrate import require_current_schema
@@ -87,7 +90,10 @@ def _run(
     chunk_subjects: int,
     progress: Callable[[int, int], None] | None,
 ) -> RunSummary:
-    versions = criteria_versions()
+    versions = {
+        **criteria_versions(),
+        "alert_rules": ";".join(f"{rule.rule_id}@{rule.version}" for rule in RULES),
+    }
     with session_factory(engine)() as session, session.begin():
         previous = last_committed_run(session)
         regrade_all = full or previous is None or previous.criteria != versions
@@ -130,6 +136,9 @@ def _run(
                 result.episodes,
                 scores,
             )
+            frames = rule_frames(session, chunk)
+            actions = plan(evaluate(frames), existing_alerts(session, chunk))
+            written.update({f"alerts_{k}": n for k, n in apply_actions(session, actions).items()})
             for table, rows in written.items():
                 counts[table] = counts.get(table, 0) + rows
             if progress is not None:

@@ -6,7 +6,8 @@ CARTOX, CTCAE or ASTCT 2019). They are stored as reported and never converted (c
 episode, the reported grade and its scale beside the ASTCT 2019 grade pv-monitor derived from
 the raw observations of the same days, and says how they compare:
 
-* ``agree`` / ``discordant``: reported on ASTCT 2019 and derived, same or different grade;
+* ``agree`` / ``discordant``: reported on ASTCT 2019 and derived, same or different grade (a
+  reported grade 5, death from the syndrome, agrees with a derived 4: death is not derived);
 * ``other scale``: reported on a legacy scale; shown side by side, never compared numerically;
 * ``not gradable``: the raw observations of those days cannot be graded (e.g. no vital signs);
 * ``not reported``: a derived episode (grade >= 1) that no reported event covers.
@@ -104,7 +105,10 @@ def reconcile(
         rows["peak_grade"],
     )
     rows["derived_grade"] = pd.array(np.where(graded, derived_grade, np.nan)).astype("Int64")
-    same = (rows["derived_grade"] == rows["reported_grade"]).fillna(False)
+    # grade 5 (death from the syndrome) is never derived from daily rows: a reported 5 agrees
+    # with a derived 4
+    comparable = rows["reported_grade"].clip(upper=4)
+    same = (rows["derived_grade"] == comparable).fillna(False)
     rows["status"] = np.select(
         [
             (~graded).to_numpy(),

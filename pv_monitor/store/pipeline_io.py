@@ -260,9 +260,15 @@ class ReconciliationInputs:
     gradable: pd.DataFrame
 
 
-def reconciliation_inputs(session: Session, syndromes: Sequence[str]) -> ReconciliationInputs:
-    """Everything :func:`pv_monitor.grading.reconcile.reconcile` compares, keyed by subject key;
-    study days count from the subject's first infusion."""
+def reconciliation_inputs(
+    session: Session, syndromes: Sequence[str], subject_ids: Sequence[int] | None = None
+) -> ReconciliationInputs:
+    """Everything :func:`pv_monitor.grading.reconcile.reconcile` compares, keyed by subject key
+    (all subjects, or ``subject_ids``); study days count from the subject's first infusion."""
+
+    def scoped(column: Any) -> Any:
+        return column.in_(subject_ids) if subject_ids is not None else column.is_not(None)
+
     first = (
         select(Infusion.subject_id, func.min(Infusion.infusion_date).label("day0"))
         .group_by(Infusion.subject_id)
@@ -281,7 +287,11 @@ def reconciliation_inputs(session: Session, syndromes: Sequence[str]) -> Reconci
         )
         .join(Subject, Subject.subject_id == AdverseEvent.subject_id)
         .join(first, first.c.subject_id == AdverseEvent.subject_id)
-        .where(AdverseEvent.syndrome.in_(syndromes), AdverseEvent.reported_grade.is_not(None)),
+        .where(
+            AdverseEvent.syndrome.in_(syndromes),
+            AdverseEvent.reported_grade.is_not(None),
+            scoped(AdverseEvent.subject_id),
+        ),
     )
     day0 = pd.to_datetime(reported.pop("day0"))
     for column, name in (("onset_date", "onset_day"), ("resolved_date", "resolved_day")):
@@ -297,7 +307,7 @@ def reconciliation_inputs(session: Session, syndromes: Sequence[str]) -> Reconci
             ToxicityEpisode.peak_grade,
         )
         .join(Subject, Subject.subject_id == ToxicityEpisode.subject_id)
-        .where(ToxicityEpisode.syndrome.in_(syndromes)),
+        .where(ToxicityEpisode.syndrome.in_(syndromes), scoped(ToxicityEpisode.subject_id)),
     )
     gradable = _frame(
         session,
@@ -307,7 +317,7 @@ def reconciliation_inputs(session: Session, syndromes: Sequence[str]) -> Reconci
             func.count(ToxicityGrade.grade).label("graded_days"),
         )
         .join(Subject, Subject.subject_id == ToxicityGrade.subject_id)
-        .where(ToxicityGrade.syndrome.in_(syndromes))
+        .where(ToxicityGrade.syndrome.in_(syndromes), scoped(ToxicityGrade.subject_id))
         .group_by(Subject.subject_key, ToxicityGrade.syndrome),
     )
     return ReconciliationInputs(reported, derived, gradable)

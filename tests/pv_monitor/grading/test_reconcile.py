@@ -133,3 +133,11 @@ def test_cd22_trial_lee_against_astct(sqlite_url: str, shared_data: Path) -> Non
     )
     assert agreement.to_numpy().tolist() == expected.to_numpy().tolist()
     assert list(agreement.index) == list(expected.index)
+
+
+def test_a_reported_grade_5_agrees_with_a_derived_4() -> None:
+    reported = _reported(("A", "crs", "astct_2019", 5, 2, NA))
+    derived = _derived(("A", "crs", 1, 2, NA, 4))
+    assert _statuses(reconcile(reported, derived, _gradable("A"))) == [
+        ("A", "astct_2019", 5, 4, "agree")
+    ]

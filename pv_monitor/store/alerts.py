@@ -1,0 +1,406 @@
+"""Alerts in the store: what the rules read, applying the engine's actions, and the workflow.
+
+Every change to an alert is an ``alert_event`` and an audit entry, in the same transaction.
+Workflow transitions are service functions with role and site checks; each one changes the
+alert only if it is still in the state the user acted on (a conditional UPDATE), so two users
+acting on the same alert at once cannot overwrite each other: the second is told the alert
+changed (:class:`AlertConflict`).
+
+Transitions (``ALERT_TRANSITIONS``): open -> acknowledged; open or acknowledged -> resolved or
+dismissed (a comment is required); assignment and comments in any state but closed ones.
+Roles: clinicians and admins act on alerts; safety officers may comment; data managers may not
+act. A clinician limited to sites acts only on their subjects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from pv_monitor.alerts.engine import Action
+from pv_monitor.alerts.rules import DerivedFrames
+from pv_monitor.grading.reconcile import reconcile
+from pv_monitor.store.audit import Change, record_changes
+from pv_monitor.store.models import (
+    AdverseEvent,
+    Alert,
+    AlertEvent,
+    AppUser,
+    DailyAssessment,
+    Infusion,
+    Product,
+    RiskScore,
+    Subject,
+    ToxicityEpisode,
+    ToxicityGrade,
+)
+from pv_monitor.store.pipeline_io import _frame, reconciliation_inputs
+from pv_monitor.store.users import user_sites
+
+ACT_ROLES = ("clinician", "admin")
+COMMENT_ROLES = ("clinician", "safety_officer", "admin")
+ALERT_TRANSITIONS = {
+    "acknowledge": (("open",), "acknowledged"),
+    "resolve": (("open", "acknowledged"), "resolved"),
+    "dismiss": (("open", "acknowledged"), "dismissed"),
+}
+PIPELINE_ACTOR = "pipeline"
+
+
+class AlertError(ValueError):
+    """The user may not do this to this alert (role, site, state, missing comment)."""
+
+
+class AlertConflict(AlertError):
+    """The alert changed since the user saw it (another user acted first)."""
+
+
+# ---- what the rules read ---------------------------------------------------------------
+
+
+def rule_frames(session: Session, subject_ids: Sequence[int]) -> DerivedFrames:
+    """The derived rows of ``subject_ids`` as the rules read them."""
+    daily = _frame(
+        session,
+        select(
+            DailyAssessment.subject_id,
+            DailyAssessment.infusion_id,
+            DailyAssessment.study_day,
+            DailyAssessment.temp_c_max,
+            DailyAssessment.sedated,
+            DailyAssessment.daily_assessment_id,
+        ).where(DailyAssessment.subject_id.in_(subject_ids), DailyAssessment.granularity == "day"),
+    )
+    grades = _frame(
+        session,
+        select(
+            ToxicityGrade.daily_assessment_id,
+            ToxicityGrade.syndrome,
+            ToxicityGrade.grade,
+            ToxicityGrade.reason,
+            ToxicityGrade.provisional,
+        ).where(
+            ToxicityGrade.subject_id.in_(subject_ids), ToxicityGrade.syndrome.in_(["crs", "icans"])
+        ),
+    )
+    for syndrome in ("crs", "icans"):
+        part = grades[grades["syndrome"] == syndrome].drop(columns="syndrome")
+        part = part.rename(
+            columns={c: f"{syndrome}_{c}" for c in ("grade", "reason", "provisional")}
+        )
+        daily = daily.merge(part, on="daily_assessment_id", how="left")
+    daily["icans_provisional"] = daily["icans_provisional"].fillna(False).astype(bool)
+    episode_table, score_table = ToxicityEpisode.__table__, RiskScore.__table__
+    episodes = _frame(
+        session, select(*episode_table.c).where(episode_table.c.subject_id.in_(subject_ids))
+    )
+    scores = _frame(
+        session, select(*score_table.c).where(score_table.c.subject_id.in_(subject_ids))
+    )
+    course = _frame(
+        session,
+        select(
+            ToxicityGrade.subject_id,
+            ToxicityGrade.infusion_id,
+            ToxicityGrade.study_day,
+            ToxicityGrade.criteria_version,
+            ToxicityGrade.grade,
+            ToxicityGrade.reason,
+        ).where(ToxicityGrade.subject_id.in_(subject_ids), ToxicityGrade.syndrome == "icaht"),
+    )
+    infusions = _frame(
+        session,
+        select(
+            Infusion.subject_id,
+            Infusion.infusion_id,
+            Infusion.infusion_date,
+            Product.generic_name.label("product"),
+            Product.target_antigen,
+        )
+        .join(Product, Product.product_id == Infusion.product_id)
+        .where(Infusion.subject_id.in_(subject_ids)),
+    )
+    events = _frame(
+        session,
+        select(
+            AdverseEvent.subject_id,
+            AdverseEvent.term,
+            AdverseEvent.onset_date,
+            AdverseEvent.reported_grade,
+            AdverseEvent.grading_scale,
+        ).where(AdverseEvent.subject_id.in_(subject_ids)),
+    )
+    first = infusions.sort_values("infusion_date").drop_duplicates("subject_id")
+    events = events.merge(first[["subject_id", "infusion_id", "infusion_date"]], on="subject_id")
+    events["onset_day"] = (
+        pd.to_datetime(events["onset_date"]) - pd.to_datetime(events["infusion_date"])
+    ).dt.days
+    keys = _frame(
+        session,
+        select(Subject.subject_key, Subject.subject_id).where(Subject.subject_id.in_(subject_ids)),
+    )
+    inputs = reconciliation_inputs(session, ("crs", "icans"), subject_ids)
+    table = reconcile(inputs.reported, inputs.derived, inputs.gradable)
+    table = table.merge(keys.rename(columns={"subject_key": "subject"}), on="subject")
+    table = table.merge(first[["subject_id", "infusion_id"]], on="subject_id")
+    return DerivedFrames(daily, episodes, scores, course, events, infusions, table)
+
+
+def existing_alerts(session: Session, subject_ids: Sequence[int]) -> pd.DataFrame:
+    """The stored alerts of ``subject_ids`` in the engine's shape (``engine.EXISTING_COLUMNS``)."""
+    rows = session.execute(
+        select(
+            Alert.alert_id,
+            Alert.subject_id,
+            Alert.rule_id,
+            Alert.episode_key,
+            Alert.status,
+            Alert.evidence,
+            Alert.evidence_sha256,
+        ).where(Alert.subject_id.in_(subject_ids))
+    ).all()
+    records = [
+        {
+            "alert_id": r.alert_id,
+            "subject_id": r.subject_id,
+            "rule_id": r.rule_id,
+            "episode_key": r.episode_key,
+            "status": r.status,
+            "level": int((r.evidence or {}).get("level", 0)),
+            "evidence_sha256": r.evidence_sha256,
+        }
+        for r in rows
+    ]
+    return pd.DataFrame(
+        records,
+        columns=["alert_id", "subject_id", "rule_id", "episode_key", "status", "level",
+                 "evidence_sha256"],
+    )  # fmt: skip
+
+
+# ---- applying the engine's actions -----------------------------------------------------
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)):
+        return None
+    if hasattr(value, "item"):
+        return value.item()
+    return value
+
+
+def apply_actions(session: Session, actions: Sequence[Action]) -> dict[str, int]:
+    """Write the engine's actions: alerts, their events, and the audit entries."""
+    now = datetime.now(UTC)
+    counts: dict[str, int] = {}
+    changes: list[Change] = []
+    for action in actions:
+        before: str | None
+        after: str | None
+        c = action.candidate
+        evidence = {"level": c["level"], "rule_evidence": _plain(c["evidence"])}
+        values = {
+            "severity": c["severity"],
+            "title": c["title"],
+            "study_day": None if pd.isna(c["study_day"]) else int(c["study_day"]),
+            "evidence": evidence,
+            "evidence_sha256": c["evidence_sha256"],
+            "updated_at": now,
+        }
+        if action.kind == "raise":
+            alert = Alert(
+                subject_id=int(c["subject_id"]),
+                infusion_id=None if pd.isna(c["infusion_id"]) else int(c["infusion_id"]),
+                rule_id=c["rule_id"],
+                rule_version=c["rule_version"],
+                syndrome=c["syndrome"],
+                episode_key=c["episode_key"],
+                status="open",
+                raised_at=now,
+                **values,
+            )
+            session.add(alert)
+            session.flush()
+            alert_id, before, after = alert.alert_id, None, "open"
+        else:
+            after = "open" if action.kind in ("escalate", "reopen") else action.previous_status
+            session.execute(
+                update(Alert)
+                .where(Alert.alert_id == action.alert_id)
+                .values(status=after, rule_version=c["rule_version"], **values)
+            )
+            alert_id, before = int(action.alert_id or 0), action.previous_status
+        event = {"raise": "raised", "escalate": "escalated", "update": "updated",
+                 "reopen": "reopened"}[action.kind]  # fmt: skip
+        details = {"level": c["level"], "previous_level": action.previous_level,
+                   "severity": c["severity"], "title": c["title"]}  # fmt: skip
+        session.add(
+            AlertEvent(alert_id=alert_id, event_type=event, from_status=before, to_status=after,
+                       actor=PIPELINE_ACTOR, occurred_at=now, details=details)
+        )  # fmt: skip
+        changes.append(
+            Change(action=f"alert_{event}", table="alert", key=str(alert_id),
+                   old={"status": before} if before else None,
+                   new={"status": after, **details}, reason=c["rule_id"])
+        )  # fmt: skip
+        counts[event] = counts.get(event, 0) + 1
+    if changes:
+        record_changes(session, changes, actor=PIPELINE_ACTOR)
+    return counts
+
+
+# ---- the workflow ----------------------------------------------------------------------
+
+
+def _check(session: Session, alert: Alert, user: AppUser, roles: tuple[str, ...]) -> None:
+    if not user.is_active:
+        raise AlertError(f"user {user.username} is not active")
+    if user.role not in roles:
+        raise AlertError(f"a {user.role} may not do this (allowed: {', '.join(roles)})")
+    sites = user_sites(session, user)
+    if sites and user.role != "admin":
+        site = session.scalar(select(Subject.site_id).where(Subject.subject_id == alert.subject_id))
+        if site not in sites:
+            raise AlertError(f"alert {alert.alert_id} is outside {user.username}'s sites")
+
+
+def _get(session: Session, alert_id: int) -> Alert:
+    alert = session.get(Alert, alert_id)
+    if alert is None:
+        raise AlertError(f"no alert {alert_id}")
+    return alert
+
+
+def transition(
+    session: Session,
+    alert_id: int,
+    user: AppUser,
+    action: str,
+    *,
+    expected_status: str | None = None,
+    comment: str | None = None,
+) -> Alert:
+    """Move an alert through its lifecycle (``acknowledge``, ``resolve`` or ``dismiss``).
+
+    ``expected_status`` is the status the user saw (default: the alert's status now); the
+    change is made only if the alert still has it.
+
+    Raises
+    ------
+    AlertError
+        Role, site or state forbids it, or a resolution/dismissal has no comment.
+    AlertConflict
+        The alert changed since the user saw it.
+    """
+    if action not in ALERT_TRANSITIONS:
+        raise AlertError(f"unknown action {action!r}")
+    allowed, target = ALERT_TRANSITIONS[action]
+    alert = _get(session, alert_id)
+    _check(session, alert, user, ACT_ROLES)
+    seen = expected_status or alert.status
+    if seen not in allowed:
+        raise AlertError(f"cannot {action} an alert that is {seen}")
+    if target in ("resolved", "dismissed") and not (comment and comment.strip()):
+        raise AlertError(f"a comment is required to mark an alert {target}")
+    now = datetime.now(UTC)
+    result = session.execute(
+        update(Alert)
+        .where(Alert.alert_id == alert_id, Alert.status == seen)
+        .values(status=target, updated_at=now),
+        execution_options={"preserve_rowcount": True, "synchronize_session": False},
+    )
+    if getattr(result, "rowcount", 0) != 1:
+        raise AlertConflict(f"alert {alert_id} changed since it was seen as {seen}")
+    _event(session, alert_id, user, action_event(action), seen, target, comment, now)
+    session.refresh(alert)
+    return alert
+
+
+def action_event(action: str) -> str:
+    """The event type recorded for a workflow action."""
+    return {"acknowledge": "acknowledged", "resolve": "resolved", "dismiss": "dismissed"}[action]
+
+
+def assign(session: Session, alert_id: int, user: AppUser, assignee: AppUser) -> Alert:
+    """Assign an open or acknowledged alert to a clinician (or admin)."""
+    alert = _get(session, alert_id)
+    _check(session, alert, user, ACT_ROLES)
+    if assignee.role not in ACT_ROLES or not assignee.is_active:
+        raise AlertError(f"{assignee.username} cannot take alerts")
+    if alert.status not in ("open", "acknowledged"):
+        raise AlertError(f"cannot assign an alert that is {alert.status}")
+    before = alert.assigned_to_id
+    now = datetime.now(UTC)
+    result = session.execute(
+        update(Alert)
+        .where(Alert.alert_id == alert_id, Alert.status == alert.status,
+               Alert.assigned_to_id.is_(None) if before is None
+               else Alert.assigned_to_id == before)
+        .values(assigned_to_id=assignee.app_user_id, updated_at=now),
+        execution_options={"preserve_rowcount": True, "synchronize_session": False},
+    )  # fmt: skip
+    if getattr(result, "rowcount", 0) != 1:
+        raise AlertConflict(f"alert {alert_id} changed since it was seen")
+    _event(session, alert_id, user, "assigned", alert.status, alert.status, None, now,
+           {"assigned_to": assignee.username})  # fmt: skip
+    session.refresh(alert)
+    return alert
+
+
+def add_comment(session: Session, alert_id: int, user: AppUser, text: str) -> AlertEvent:
+    """A comment on an alert (any state); comments never change the alert."""
+    if not text.strip():
+        raise AlertError("an empty comment")
+    alert = _get(session, alert_id)
+    _check(session, alert, user, COMMENT_ROLES)
+    return _event(session, alert_id, user, "commented", alert.status, alert.status, text,
+                  datetime.now(UTC))  # fmt: skip
+
+
+def _event(
+    session: Session,
+    alert_id: int,
+    user: AppUser,
+    event_type: str,
+    before: str,
+    after: str,
+    comment: str | None,
+    when: datetime,
+    details: dict[str, Any] | None = None,
+) -> AlertEvent:
+    event = AlertEvent(
+        alert_id=alert_id,
+        event_type=event_type,
+        from_status=before,
+        to_status=after,
+        actor=user.username,
+        occurred_at=when,
+        comment_text=comment,
+        details=details,
+    )
+    session.add(event)
+    record_changes(
+        session,
+        [
+            Change(
+                action=f"alert_{event_type}",
+                table="alert",
+                key=str(alert_id),
+                old={"status": before},
+                new={"status": after, **(details or {})},
+                reason=comment,
+            )
+        ],
+        actor=user.username,
+    )
+    session.flush()
+    return event
