@@ -286,7 +286,8 @@ _SCORE_TITLES = {
 def _high_scores(frames: DerivedFrames) -> pd.DataFrame:
     scores = frames.scores
     keys = list(zip(scores["score"], scores["timepoint"], strict=True))
-    high = scores[[k in _SCORE_TITLES for k in keys] & (scores["category"] == "high").to_numpy()]
+    known = np.array([k in _SCORE_TITLES for k in keys], dtype=bool)
+    high = scores[known & (scores["category"] == "high").to_numpy(dtype=bool)]
     if high.empty:
         return pd.DataFrame()
     return _rows(

@@ -20,6 +20,7 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from pv_monitor.alerts.engine import Action
@@ -312,17 +313,31 @@ def transition(
     if target in ("resolved", "dismissed") and not (comment and comment.strip()):
         raise AlertError(f"a comment is required to mark an alert {target}")
     now = datetime.now(UTC)
-    result = session.execute(
+    statement = (
         update(Alert)
         .where(Alert.alert_id == alert_id, Alert.status == seen)
-        .values(status=target, updated_at=now),
-        execution_options={"preserve_rowcount": True, "synchronize_session": False},
+        .values(status=target, updated_at=now)
     )
-    if getattr(result, "rowcount", 0) != 1:
+    if _conditional_update(session, statement) != 1:
         raise AlertConflict(f"alert {alert_id} changed since it was seen as {seen}")
     _event(session, alert_id, user, action_event(action), seen, target, comment, now)
     session.refresh(alert)
     return alert
+
+
+def _conditional_update(session: Session, statement: Any) -> int:
+    """Rows a conditional UPDATE changed. SQLite refuses the write of a transaction whose
+    snapshot another writer has overtaken ("database is locked"): that is the same conflict."""
+    try:
+        result = session.execute(
+            statement,
+            execution_options={"preserve_rowcount": True, "synchronize_session": False},
+        )
+    except OperationalError as error:
+        if "database is locked" in str(error):
+            return 0
+        raise
+    return int(getattr(result, "rowcount", 0))
 
 
 def action_event(action: str) -> str:
@@ -340,15 +355,16 @@ def assign(session: Session, alert_id: int, user: AppUser, assignee: AppUser) ->
         raise AlertError(f"cannot assign an alert that is {alert.status}")
     before = alert.assigned_to_id
     now = datetime.now(UTC)
-    result = session.execute(
+    statement = (
         update(Alert)
-        .where(Alert.alert_id == alert_id, Alert.status == alert.status,
-               Alert.assigned_to_id.is_(None) if before is None
-               else Alert.assigned_to_id == before)
-        .values(assigned_to_id=assignee.app_user_id, updated_at=now),
-        execution_options={"preserve_rowcount": True, "synchronize_session": False},
-    )  # fmt: skip
-    if getattr(result, "rowcount", 0) != 1:
+        .where(
+            Alert.alert_id == alert_id,
+            Alert.status == alert.status,
+            Alert.assigned_to_id.is_(None) if before is None else Alert.assigned_to_id == before,
+        )
+        .values(assigned_to_id=assignee.app_user_id, updated_at=now)
+    )
+    if _conditional_update(session, statement) != 1:
         raise AlertConflict(f"alert {alert_id} changed since it was seen")
     _event(session, alert_id, user, "assigned", alert.status, alert.status, None, now,
            {"assigned_to": assignee.username})  # fmt: skip

@@ -78,6 +78,21 @@ def test_derived_episodes_give_back_the_simulated_course(store_url: str, tmp_pat
         observed = both[both["resolution_day"] <= GRID_LAST_DAY - 1]
         assert (observed["resolution_day"] == observed["resolution_day_derived"]).all(), syndrome
         assert len(both) > 20  # the cohort has episodes to compare
+    # every episode has exactly one alert of its syndrome's rule, with the episode's peak
+    alerts = query(
+        store_url,
+        "SELECT a.rule_id, a.episode_key, a.severity, e.peak_grade FROM alert a "
+        "JOIN toxicity_episode e ON a.episode_key = e.syndrome || ':' || "
+        "CAST(e.infusion_id AS VARCHAR) || ':' || CAST(e.episode_number AS VARCHAR) "
+        "WHERE a.rule_id IN ('crs', 'icans')",
+    )
+    episodes = query(store_url, "SELECT COUNT(*) AS n FROM toxicity_episode")
+    assert len(alerts) == int(episodes["n"].iloc[0])
+    assert not alerts["episode_key"].duplicated().any()
+    expected = alerts["peak_grade"].map(
+        lambda g: "critical" if g >= 3 else "high" if g == 2 else "warning"
+    )
+    assert (alerts["severity"] == expected).all()
 
 
 @pytest.mark.slow
