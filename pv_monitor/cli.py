@@ -39,8 +39,10 @@ db_app = typer.Typer(
     help="The store's schema: upgrade, current revision, DDL.", no_args_is_help=True
 )
 audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
+users_app = typer.Typer(help="Users and roles.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
+app.add_typer(users_app, name="users")
 
 
 @dataclass(frozen=True)
@@ -336,7 +338,7 @@ def grade_file(
     target: Annotated[Path, typer.Argument(help="CSV to write: the rows plus their grades.")],
 ) -> None:
     """Grade CRS and ICANS (ASTCT 2019) on a CSV of assessments (architecture contract 2),
-    without a database; exit 1 when a row cannot be read."""  # fmt: skip
+    without a database; exit 1 when a row cannot be read."""
     import pandas as pd
 
     from pv_monitor.grading import FrameError, grade_crs, grade_icans
@@ -419,6 +421,79 @@ def _print_agreement(agreement: pd.DataFrame, syndrome: str, rows: str, columns:
     for index, values in agreement.iterrows():
         shown.add_row(str(index), *(str(int(v)) for v in values))
     console.print(shown)
+
+
+@app.command("alerts")
+def alerts_command(
+    ctx: typer.Context,
+    status: Annotated[
+        str, typer.Option(help="open, acknowledged, resolved, dismissed or all.")
+    ] = "open",
+    limit: Annotated[int, typer.Option(min=1, help="Rows to show.")] = 50,
+) -> None:
+    """The alert queue: most severe first, then newest."""
+    from rich.table import Table
+
+    from pv_monitor.store.alerts import alert_queue
+    from pv_monitor.store.engine import create_store_engine, session_factory
+
+    engine = create_store_engine(_state(ctx).database_url)
+    try:
+        with session_factory(engine)() as session:
+            queue = alert_queue(session, None if status == "all" else status, limit)
+    finally:
+        engine.dispose()
+    table = Table(title=f"Alerts ({status}): {len(queue)} shown")
+    for column in ("id", "severity", "subject", "day", "rule", "title", "status"):
+        table.add_column(column)
+    for row in queue.to_dict("records"):
+        table.add_row(
+            str(row["alert_id"]),
+            str(row["severity"]),
+            str(row["subject_key"]),
+            "" if row["study_day"] is None else str(row["study_day"]),
+            str(row["rule_id"]),
+            str(row["title"]),
+            str(row["status"]),
+        )
+    console.print(table)
+
+
+@users_app.command("add")
+def users_add(
+    ctx: typer.Context,
+    username: Annotated[str, typer.Argument(help="Login name.")],
+    role: Annotated[str, typer.Option(help="clinician, safety_officer, data_manager or admin.")],
+    site: Annotated[
+        list[str] | None, typer.Option(help="Site key a clinician is limited to (repeatable).")
+    ] = None,
+) -> None:
+    """Add a user; the password is asked for and stored only as a salted hash."""
+    from sqlalchemy import select
+
+    from pv_monitor.store.engine import create_store_engine, session_factory
+    from pv_monitor.store.models import Site
+    from pv_monitor.store.users import UserError, add_user
+
+    password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    engine = create_store_engine(_state(ctx).database_url)
+    try:
+        with session_factory(engine)() as session, session.begin():
+            sites = [
+                int(s)
+                for s in session.scalars(select(Site.site_id).where(Site.site_key.in_(site or [])))
+            ]
+            if len(sites) != len(set(site or [])):
+                raise typer.BadParameter(f"unknown site in {site}", param_hint="--site")
+            user = add_user(
+                session, username, role, password, actor=current_actor(), site_ids=sites
+            )
+            console.print(f"User {user.username} ({user.role}) added.")
+    except UserError as error:
+        err_console.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from error
+    finally:
+        engine.dispose()
 
 
 def _print_run(summary: RunSummary) -> None:

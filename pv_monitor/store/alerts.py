@@ -184,6 +184,30 @@ def existing_alerts(session: Session, subject_ids: Sequence[int]) -> pd.DataFram
     )  # fmt: skip
 
 
+_SEVERITY_ORDER = {"critical": 0, "high": 1, "warning": 2, "info": 3}
+
+
+def alert_queue(session: Session, status: str | None, limit: int) -> pd.DataFrame:
+    """Alerts (of ``status``, or all), most severe first, then newest, with the subject key."""
+    query = select(
+        Alert.alert_id,
+        Alert.severity,
+        Subject.subject_key,
+        Alert.study_day,
+        Alert.rule_id,
+        Alert.title,
+        Alert.status,
+        Alert.raised_at,
+    ).join(Subject, Subject.subject_id == Alert.subject_id)
+    if status is not None:
+        query = query.where(Alert.status == status)
+    queue = _frame(session, query)
+    queue["order"] = queue["severity"].map(_SEVERITY_ORDER)
+    queue = queue.sort_values(["order", "raised_at"], ascending=[True, False]).head(limit)
+    queue["study_day"] = queue["study_day"].astype(object).where(queue["study_day"].notna(), None)
+    return queue.drop(columns="order")
+
+
 # ---- applying the engine's actions -----------------------------------------------------
 
 

@@ -106,8 +106,29 @@ def test_demo_loads_its_synthetic_export_into_a_migrated_store(
         assert stored == observations
         batch = connection.execute(text("SELECT status, rows_rejected FROM load_batch")).one()
         assert tuple(batch) == ("committed", 0)
+        graded = connection.execute(text("SELECT count(*) FROM toxicity_grade")).scalar_one()
+        assert graded > 40 * 100  # every day of every subject, two syndromes
+        alerts = connection.execute(text("SELECT count(*) FROM alert")).scalar_one()
     engine.dispose()
     assert "loading the tidy export through the ETL" in result.output
+    assert "Derived from the raw observations (ASTCT 2019), by product" in result.output
+    url = sqlite_url(demo / "pv_monitor_demo.db")
+    queue = runner.invoke(app, ["--database-url", url, "alerts", "--status", "all"])
+    assert queue.exit_code == 0, queue.output
+    assert f"Alerts (all): {min(alerts, 50)} shown" in queue.output
+    added = runner.invoke(
+        app,
+        ["--database-url", url, "users", "add", "dr_x", "--role", "clinician"],
+        input="s3cret\ns3cret\n",
+    )
+    assert added.exit_code == 0, added.output
+    assert "User dr_x (clinician) added." in added.output
+    again = runner.invoke(
+        app,
+        ["--database-url", url, "users", "add", "dr_x", "--role", "clinician"],
+        input="s3cret\ns3cret\n",
+    )
+    assert again.exit_code == 2
     assert runner.invoke(app, ["demo", "--subjects", "20"]).exit_code == 0  # reruns from scratch
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "data.csv").write_text("keep")
