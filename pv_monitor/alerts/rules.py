@@ -388,59 +388,60 @@ def _discordance(frames: DerivedFrames) -> pd.DataFrame:
     )
 
 
-def _terms(frames: DerivedFrames, terms: tuple[str, ...], bcma_only: bool) -> pd.DataFrame:
-    events = frames.adverse_events
-    hit = events[events["term"].str.strip().str.lower().isin(terms)]
-    if bcma_only:
-        bcma = frames.infusions.loc[frames.infusions["target_antigen"] == "BCMA", "infusion_id"]
-        hit = hit[hit["infusion_id"].isin(bcma)]
-    return hit
+def _reported_terms(
+    terms: tuple[str, ...],
+    *,
+    bcma_only: bool,
+    key: str,
+    severity: str,
+    title: str,
+    context: dict[str, str] | None = None,
+) -> Predicate:
+    """One candidate per subject and reported term among ``terms`` (after a BCMA product only,
+    when ``bcma_only``); ``title`` is formatted with the term."""
+
+    def predicate(frames: DerivedFrames) -> pd.DataFrame:
+        events = frames.adverse_events
+        hit = events[events["term"].str.strip().str.lower().isin(terms)]
+        if bcma_only:
+            infusions = frames.infusions
+            bcma = infusions.loc[infusions["target_antigen"] == "BCMA", "infusion_id"]
+            hit = hit[hit["infusion_id"].isin(bcma)]
+        if hit.empty:
+            return pd.DataFrame()
+        pairs = list(zip(hit["subject_id"], hit["term"], hit["onset_day"], strict=True))
+        return _rows(
+            hit[["subject_id", "infusion_id"]],
+            severity=severity,
+            episode_key=[f"{key}:{s}:{term.lower()}" for s, term, _ in pairs],
+            study_day=hit["onset_day"],
+            level=0,
+            title=[title.format(term=term) for _, term, _ in pairs],
+            evidence=[
+                {"term": term, "onset_day": None if pd.isna(d) else int(d), **(context or {})}
+                for _, term, d in pairs
+            ],
+        )
+
+    return predicate
 
 
-def _secondary_malignancy(frames: DerivedFrames) -> pd.DataFrame:
-    hit = _terms(frames, SECONDARY_MALIGNANCY_TERMS, bcma_only=False)
-    if hit.empty:
-        return pd.DataFrame()
-    return _rows(
-        hit[["subject_id", "infusion_id"]],
-        severity="critical",
-        episode_key=[
-            f"malignancy:{s}:{t.lower()}"
-            for s, t in zip(hit["subject_id"], hit["term"], strict=True)
-        ],
-        study_day=hit["onset_day"],
-        level=0,
-        title=[f"Secondary malignancy reported: {t}" for t in hit["term"]],
-        evidence=[
-            {"term": t, "onset_day": None if pd.isna(d) else int(d), "boxed_warning": BOXED_WARNING}
-            for t, d in zip(hit["term"], hit["onset_day"], strict=True)
-        ],
-    )
-
-
-def _bcma_late_neuro(frames: DerivedFrames) -> pd.DataFrame:
-    hit = _terms(frames, BCMA_LATE_NEURO_TERMS, bcma_only=True)
-    if hit.empty:
-        return pd.DataFrame()
-    return _rows(
-        hit[["subject_id", "infusion_id"]],
-        severity="high",
-        episode_key=[
-            f"bcma_neuro:{s}:{t.lower()}"
-            for s, t in zip(hit["subject_id"], hit["term"], strict=True)
-        ],
-        study_day=hit["onset_day"],
-        level=0,
-        title=[
-            f"{t} after a BCMA CAR-T: cranial nerve palsy or movement/neurocognitive "
-            "toxicity (cilta-cel label; Cohen 2022)"
-            for t in hit["term"]
-        ],
-        evidence=[
-            {"term": t, "onset_day": None if pd.isna(d) else int(d)}
-            for t, d in zip(hit["term"], hit["onset_day"], strict=True)
-        ],
-    )
+_secondary_malignancy = _reported_terms(
+    SECONDARY_MALIGNANCY_TERMS,
+    bcma_only=False,
+    key="malignancy",
+    severity="critical",
+    title="Secondary malignancy reported: {term}",
+    context={"boxed_warning": BOXED_WARNING},
+)
+_bcma_late_neuro = _reported_terms(
+    BCMA_LATE_NEURO_TERMS,
+    bcma_only=True,
+    key="bcma_neuro",
+    severity="high",
+    title="{term} after a BCMA CAR-T: cranial nerve palsy or movement/neurocognitive toxicity "
+    "(cilta-cel label; Cohen 2022)",
+)
 
 
 RULES = (
