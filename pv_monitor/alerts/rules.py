@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pv_monitor.relapse.markers import relapse_signals
+
 SEVERITIES = ("info", "warning", "high", "critical")
 CANDIDATE_COLUMNS = (
     "subject_id",
@@ -88,6 +90,10 @@ class DerivedFrames:
     reconciliation : DataFrame
         :func:`pv_monitor.grading.reconcile.reconcile` output with ``subject_id`` and
         ``infusion_id`` added.
+    markers : DataFrame
+        ``subject_id, code, at, value, unit`` of B cells, CAR transgene and M-protein.
+    assessments : DataFrame
+        ``subject_id, assessed_on, response, is_relapse, mrd_fraction, antigen_status``.
     """
 
     daily: pd.DataFrame
@@ -97,6 +103,8 @@ class DerivedFrames:
     adverse_events: pd.DataFrame
     infusions: pd.DataFrame
     reconciliation: pd.DataFrame
+    markers: pd.DataFrame = field(default_factory=pd.DataFrame)
+    assessments: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 Predicate = Callable[[DerivedFrames], pd.DataFrame]
@@ -444,6 +452,41 @@ _bcma_late_neuro = _reported_terms(
 )
 
 
+_SIGNAL_SEVERITY = {
+    "bca_loss": "high",
+    "mrd_positive": "high",
+    "probable_escape": "critical",
+    "car_loss": "warning",
+    "imwg_progression": "high",
+}
+
+
+def _relapse_signals(frames: DerivedFrames) -> pd.DataFrame:
+    if frames.markers.empty and frames.assessments.empty:
+        return pd.DataFrame()
+    markers = frames.markers
+    if markers.empty:
+        markers = pd.DataFrame(columns=["subject_id", "code", "at", "value", "unit"])
+    signals = relapse_signals(frames.infusions, markers, frames.assessments)
+    if signals.empty:
+        return pd.DataFrame()
+    return _rows(
+        signals[["subject_id", "infusion_id"]],
+        severity=signals["signal"].map(_SIGNAL_SEVERITY),
+        episode_key=[
+            f"relapse:{s}:{k}"
+            for s, k in zip(signals["subject_id"], signals["signal"], strict=True)
+        ],
+        study_day=signals["study_day"],
+        level=0,
+        title=signals["message"],
+        evidence=[
+            {"signal": k, "samples": s}
+            for k, s in zip(signals["signal"], signals["samples"], strict=True)
+        ],
+    )
+
+
 RULES = (
     Rule(
         "crs",
@@ -521,6 +564,16 @@ RULES = (
         "malignancies are a class boxed warning for CD19 and BCMA CAR-T (FDA, April 2024; "
         "clinical.md §7.3).",
         _secondary_malignancy,
+    ),
+    Rule(
+        "antigen_escape",
+        "1",
+        "relapse",
+        "Early signals of relapse and antigen escape: loss of B-cell aplasia within 6 months, "
+        "MRD at day 28 or month 3, MRD or relapse with persisting aplasia (probable "
+        "CD19-negative escape), loss of the CAR transgene, IMWG progression after BCMA CAR-T "
+        "(clinical.md §6.3-6.7).",
+        _relapse_signals,
     ),
     Rule(
         "bcma_late_neurotoxicity",

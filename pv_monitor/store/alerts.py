@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from pv_monitor.alerts.engine import Action
 from pv_monitor.alerts.rules import DerivedFrames
 from pv_monitor.grading.reconcile import reconcile
+from pv_monitor.relapse.markers import MARKER_CODES
 from pv_monitor.store.audit import Change, record_changes
 from pv_monitor.store.models import (
     AdverseEvent,
@@ -33,7 +34,9 @@ from pv_monitor.store.models import (
     AlertEvent,
     AppUser,
     DailyAssessment,
+    DiseaseAssessment,
     Infusion,
+    Measurement,
     Product,
     RiskScore,
     Subject,
@@ -149,7 +152,30 @@ def rule_frames(session: Session, subject_ids: Sequence[int]) -> DerivedFrames:
     table = reconcile(inputs.reported, inputs.derived, inputs.gradable)
     table = table.merge(keys.rename(columns={"subject_key": "subject"}), on="subject")
     table = table.merge(first[["subject_id", "infusion_id"]], on="subject_id")
-    return DerivedFrames(daily, episodes, scores, course, events, infusions, table)
+    markers = _frame(
+        session,
+        select(
+            Measurement.subject_id,
+            Measurement.code,
+            Measurement.measured_at.label("at"),
+            Measurement.value,
+            Measurement.unit,
+        ).where(Measurement.subject_id.in_(subject_ids), Measurement.code.in_(list(MARKER_CODES))),
+    )
+    assessments = _frame(
+        session,
+        select(
+            DiseaseAssessment.subject_id,
+            DiseaseAssessment.assessed_on,
+            DiseaseAssessment.response,
+            DiseaseAssessment.is_relapse,
+            DiseaseAssessment.mrd_fraction,
+            DiseaseAssessment.antigen_status,
+        ).where(DiseaseAssessment.subject_id.in_(subject_ids)),
+    )
+    return DerivedFrames(
+        daily, episodes, scores, course, events, infusions, table, markers, assessments
+    )
 
 
 def existing_alerts(session: Session, subject_ids: Sequence[int]) -> pd.DataFrame:

@@ -263,7 +263,39 @@ def test_every_rule_cites_a_source_and_has_a_test() -> None:
         "grade_discordance",
         "secondary_malignancy",
         "bcma_late_neurotoxicity",
+        "antigen_escape",
     }
     assert set(RULE) == tested
     for rule in RULES:
         assert any(ch.isdigit() for ch in rule.rationale), rule.rule_id  # a year or a section
+
+
+def test_antigen_escape_signals_become_alerts_with_their_samples() -> None:
+    markers = pd.DataFrame(
+        {
+            "subject_id": 1,
+            "code": "BCELL",
+            "unit": "cells/uL",
+            "at": pd.to_datetime(["2024-02-01", "2024-03-01"]),
+            "value": [0.4, 0.6],
+        }
+    )
+    assessments = pd.DataFrame(
+        {
+            "subject_id": [1],
+            "assessed_on": pd.to_datetime(["2024-01-29"]),
+            "response": [None],
+            "is_relapse": [False],
+            "mrd_fraction": [0.001],
+            "antigen_status": [None],
+        }
+    )
+    infusions = EMPTY.infusions.assign(infusion_date=pd.to_datetime(["2024-01-01"]))
+    frames = replace(EMPTY, infusions=infusions, markers=markers, assessments=assessments)
+    fired = _fired("antigen_escape", frames)
+    assert sorted(fired["episode_key"]) == ["relapse:1:mrd_positive"]  # aplasia not yet shown
+    later = assessments.assign(assessed_on=pd.to_datetime(["2024-03-05"]))
+    fired = _fired("antigen_escape", replace(frames, assessments=later))
+    assert fired["episode_key"].tolist() == ["relapse:1:probable_escape"]
+    assert fired["severity"].tolist() == ["critical"]
+    assert [s["code"] for s in fired["evidence"].iloc[0]["samples"]] == ["MRD", "BCELL"]

@@ -1,0 +1,1 @@
+"""Versioned relapse-signal tables (CSV), read with ``pv_monitor.grading.criteria``."""
