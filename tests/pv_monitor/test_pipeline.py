@@ -169,3 +169,40 @@ def test_derived_rates_match_the_rates_the_generator_was_given(
     assert checked == 4 * len(load_parameters().arms)
     shown = derived_rates(sqlite_url)  # what the demo prints
     assert shown["subjects"].sum() == 1500
+    lead = escape_lead(sqlite_url)
+    negative_all = lead[(lead["antigen"] == "negative") & (lead["diagnosis"] == "B-ALL")]
+    early = negative_all["days_earlier"] > 0
+    # measured and written down in docs/alerts.md ("Antigen escape"); the test guards them
+    assert len(negative_all) >= 30
+    assert early.mean() >= 0.7
+    assert negative_all.loc[early, "days_earlier"].median() >= 60
+
+
+def escape_lead(url: str) -> pd.DataFrame:
+    """Per relapsed subject: diagnosis, relapse antigen phenotype, the study day of the
+    relapse, and how many days before it the first probable-escape alert fired (NaN: none)."""
+    relapses = query(
+        url,
+        "SELECT d.subject_id, s.diagnosis, MIN(d.assessed_on) AS relapse_on, "
+        "MIN(i.infusion_date) AS infusion_date FROM disease_assessment d "
+        "JOIN subject s ON s.subject_id = d.subject_id "
+        "JOIN infusion i ON i.subject_id = d.subject_id "
+        "WHERE d.is_relapse = 1 AND d.response = 'relapse' GROUP BY d.subject_id, s.diagnosis",
+    )
+    phenotype = query(
+        url,
+        "SELECT subject_id, MAX(antigen_status) AS antigen FROM disease_assessment "
+        "WHERE antigen_status IS NOT NULL GROUP BY subject_id",
+    )
+    alerts = query(
+        url,
+        "SELECT subject_id, MIN(study_day) AS first_day FROM alert "
+        "WHERE rule_id = 'antigen_escape' AND episode_key LIKE :key GROUP BY subject_id",
+        key="%probable_escape",
+    )
+    out = relapses.merge(phenotype, on="subject_id").merge(alerts, on="subject_id", how="left")
+    out["relapse_day"] = (
+        pd.to_datetime(out["relapse_on"]) - pd.to_datetime(out["infusion_date"])
+    ).dt.days
+    out["days_earlier"] = out["relapse_day"] - out["first_day"]
+    return out
