@@ -205,9 +205,16 @@ def existing_alerts(session: Session, subject_ids: Sequence[int]) -> pd.DataFram
     ]
     return pd.DataFrame(
         records,
-        columns=["alert_id", "subject_id", "rule_id", "episode_key", "status", "level",
-                 "evidence_sha256"],
-    )  # fmt: skip
+        columns=[
+            "alert_id",
+            "subject_id",
+            "rule_id",
+            "episode_key",
+            "status",
+            "level",
+            "evidence_sha256",
+        ],
+    )
 
 
 _SEVERITY_ORDER = {"critical": 0, "high": 1, "warning": 2, "info": 3}
@@ -284,25 +291,50 @@ def apply_actions(session: Session, actions: Sequence[Action]) -> dict[str, int]
             alert_id, before, after = alert.alert_id, None, "open"
         else:
             after = "open" if action.kind in ("escalate", "reopen") else action.previous_status
-            session.execute(
+            statement = (
                 update(Alert)
-                .where(Alert.alert_id == action.alert_id)
+                .where(Alert.alert_id == action.alert_id, Alert.status == action.previous_status)
                 .values(status=after, rule_version=c["rule_version"], **values)
             )
+            if _conditional_update(session, statement) != 1:
+                # a user changed the alert since the engine read it: their change stands, and
+                # the next run compares the candidate with it again
+                counts["skipped"] = counts.get("skipped", 0) + 1
+                continue
             alert_id, before = int(action.alert_id or 0), action.previous_status
-        event = {"raise": "raised", "escalate": "escalated", "update": "updated",
-                 "reopen": "reopened"}[action.kind]  # fmt: skip
-        details = {"level": c["level"], "previous_level": action.previous_level,
-                   "severity": c["severity"], "title": c["title"]}  # fmt: skip
+        event = {
+            "raise": "raised",
+            "escalate": "escalated",
+            "update": "updated",
+            "reopen": "reopened",
+        }[action.kind]
+        details = {
+            "level": c["level"],
+            "previous_level": action.previous_level,
+            "severity": c["severity"],
+            "title": c["title"],
+        }
         session.add(
-            AlertEvent(alert_id=alert_id, event_type=event, from_status=before, to_status=after,
-                       actor=PIPELINE_ACTOR, occurred_at=now, details=details)
-        )  # fmt: skip
+            AlertEvent(
+                alert_id=alert_id,
+                event_type=event,
+                from_status=before,
+                to_status=after,
+                actor=PIPELINE_ACTOR,
+                occurred_at=now,
+                details=details,
+            )
+        )
         changes.append(
-            Change(action=f"alert_{event}", table="alert", key=str(alert_id),
-                   old={"status": before} if before else None,
-                   new={"status": after, **details}, reason=c["rule_id"])
-        )  # fmt: skip
+            Change(
+                action=f"alert_{event}",
+                table="alert",
+                key=str(alert_id),
+                old={"status": before} if before else None,
+                new={"status": after, **details},
+                reason=c["rule_id"],
+            )
+        )
         counts[event] = counts.get(event, 0) + 1
     if changes:
         record_changes(session, changes, actor=PIPELINE_ACTOR)
@@ -416,8 +448,17 @@ def assign(session: Session, alert_id: int, user: AppUser, assignee: AppUser) ->
     )
     if _conditional_update(session, statement) != 1:
         raise AlertConflict(f"alert {alert_id} changed since it was seen")
-    _event(session, alert_id, user, "assigned", alert.status, alert.status, None, now,
-           {"assigned_to": assignee.username})  # fmt: skip
+    _event(
+        session,
+        alert_id,
+        user,
+        "assigned",
+        alert.status,
+        alert.status,
+        None,
+        now,
+        {"assigned_to": assignee.username},
+    )
     session.refresh(alert)
     return alert
 
@@ -428,8 +469,9 @@ def add_comment(session: Session, alert_id: int, user: AppUser, text: str) -> Al
         raise AlertError("an empty comment")
     alert = _get(session, alert_id)
     _check(session, alert, user, COMMENT_ROLES)
-    return _event(session, alert_id, user, "commented", alert.status, alert.status, text,
-                  datetime.now(UTC))  # fmt: skip
+    return _event(
+        session, alert_id, user, "commented", alert.status, alert.status, text, datetime.now(UTC)
+    )
 
 
 def _event(

@@ -227,3 +227,30 @@ def test_two_users_resolving_at_once_one_wins(alert_store: tuple[str, int]) -> N
         ).one()
         assert comment == f"resolved by {winner}"
     engine.dispose()
+
+
+def test_the_engine_never_overwrites_a_users_change(alert_store: tuple[str, int]) -> None:
+    """The engine reads the alerts, a clinician resolves one, then the engine applies an update
+    it planned before: the resolution stands and the update is skipped."""
+    url, subject_id = alert_store
+    engine = create_store_engine(url)
+    make = session_factory(engine)
+    with make() as session, session.begin():
+        _run(session, subject_id, _candidate(subject_id, 2))
+        alert_id = session.scalars(select(Alert.alert_id)).one()
+    with make() as pipeline:
+        pipeline.begin()
+        more_days = _candidate(subject_id, 2, evidence={"peak_grade": 2, "days": [1, 2, 3, 4]})
+        actions = plan(more_days, existing_alerts(pipeline, [subject_id]))
+        assert [a.kind for a in actions] == ["update"]
+        with make() as clinician, clinician.begin():
+            transition(
+                clinician, alert_id, find_user(clinician, "dr_a"), "resolve", comment="resolved"
+            )
+        counts = apply_actions(pipeline, actions)
+        pipeline.commit()
+    assert counts == {"skipped": 1}
+    with make() as session:
+        assert session.get(Alert, alert_id).status == "resolved"  # type: ignore[union-attr]
+        assert _events(session, alert_id) == ["raised", "resolved"]
+    engine.dispose()
