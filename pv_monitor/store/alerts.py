@@ -413,7 +413,7 @@ def _conditional_update(session: Session, statement: Any) -> int:
     try:
         result = session.execute(
             statement,
-            execution_options={"preserve_rowcount": True, "synchronize_session": False},
+            execution_options={"preserve_rowcount": True},
         )
     except OperationalError as error:
         if "database is locked" in str(error):
