@@ -13,8 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+import joblib
 import pandas as pd
 
 from pv_monitor import __version__
@@ -23,6 +25,8 @@ from pv_monitor.alerts.rules import RULES, evaluate
 from pv_monitor.grading import daily
 from pv_monitor.grading.assess import assess, criteria_versions
 from pv_monitor.grading.reconcile import reconcile
+from pv_monitor.risk.models import HORIZONS, OUTCOMES, TrainedModel, card_json, outcomes, train
+from pv_monitor.risk.models import features as model_features
 from pv_monitor.risk.scores import SCORE_CODES, compute_scores
 from pv_monitor.store.alerts import apply_actions, existing_alerts, rule_frames
 from pv_monitor.store.audit import record_change
@@ -37,6 +41,7 @@ from pv_monitor.store.pipeline_io import (
     reconciliation_inputs,
     replace_derived,
     subjects_to_run,
+    training_frames,
 )
 
 CHUNK_SUBJECTS = 2000
@@ -197,3 +202,28 @@ def reconciliation(
     finally:
         engine.dispose()
     return reconcile(inputs.reported, inputs.derived, inputs.gradable), inputs.reported
+
+
+def train_models(database_url: str, out_dir: Path, *, seed: int = 0) -> list[TrainedModel]:
+    """Train the grade >= 3 CRS and ICANS models at each horizon on the store's graded cohort;
+    write each model (joblib) and its card (JSON) to ``out_dir``."""
+    engine = create_store_engine(database_url)
+    try:
+        require_current_schema(engine)
+        with session_factory(engine)() as session:
+            data = training_frames(session, SCORE_CODES)
+    finally:
+        engine.dispose()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    trained = []
+    for horizon in sorted(HORIZONS):
+        frame = model_features(
+            data["infusions"], data["measurements"], data["drugs"], data["daily"], horizon
+        )
+        for syndrome in OUTCOMES:
+            target = outcomes(frame.index, data["episodes"], syndrome)
+            model = train(frame, target, f"{syndrome}_grade3_by_day{horizon}", seed=seed)
+            joblib.dump(model.estimator, out_dir / f"{model.name}.joblib")
+            (out_dir / f"{model.name}.card.json").write_text(card_json(model), encoding="utf-8")
+            trained.append(model)
+    return trained

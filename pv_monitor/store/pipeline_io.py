@@ -321,3 +321,45 @@ def reconciliation_inputs(
         .group_by(Subject.subject_key, ToxicityGrade.syndrome),
     )
     return ReconciliationInputs(reported, derived, gradable)
+
+
+def training_frames(session: Session, codes: Sequence[str]) -> dict[str, pd.DataFrame]:
+    """Everything model training reads, for every infused subject: infusions with product and
+    subject attributes, the ``codes`` measurements, drugs, early day rows and episodes."""
+    infusions = _frame(
+        session,
+        select(
+            Infusion.infusion_id,
+            Infusion.subject_id,
+            Infusion.infusion_date,
+            Subject.age_years,
+            Subject.diagnosis,
+            Product.generic_name.label("product"),
+            Product.costimulatory_domain,
+            Product.target_antigen,
+        )
+        .join(Subject, Subject.subject_id == Infusion.subject_id)
+        .join(Product, Product.product_id == Infusion.product_id),
+    )
+    subject_ids = sorted(int(s) for s in infusions["subject_id"].unique())
+    parts = [
+        read_inputs(session, subject_ids[i : i + 2000], {"measurement": codes, "observation": ()})
+        for i in range(0, len(subject_ids), 2000)
+    ]
+    daily = _frame(
+        session,
+        select(
+            DailyAssessment.infusion_id, DailyAssessment.study_day, DailyAssessment.temp_c_max
+        ).where(DailyAssessment.granularity == "day", DailyAssessment.study_day.between(0, 3)),
+    )
+    episodes = _frame(
+        session,
+        select(ToxicityEpisode.infusion_id, ToxicityEpisode.syndrome, ToxicityEpisode.peak_grade),
+    )
+    return {
+        "infusions": infusions,
+        "measurements": pd.concat([p.measurements for p in parts], ignore_index=True),
+        "drugs": pd.concat([p.drugs for p in parts], ignore_index=True),
+        "daily": daily,
+        "episodes": episodes,
+    }
