@@ -1,11 +1,15 @@
-"""The pipeline step (``pv-monitor run``): store -> pure grading -> store.
+"""The pipeline step (``pv-monitor run``): store -> pure grading -> store -> alerts.
 
 A run recomputes the derived rows (``daily_assessment``, ``toxicity_grade``,
 ``toxicity_episode``, ``risk_score``) of the subjects that load batches touched since the last
 committed run, or of every subject when there was no run yet, when the criteria versions
 changed, or when asked (``full=True``). Each subject's derived rows are replaced whole, so
 running twice on unchanged data changes nothing, and one run is one transaction: a failure
-leaves the previous results. Each run is recorded in ``pipeline_run`` and in the audit trail.
+leaves the previous results. After each chunk of subjects is regraded, the alert rules run on
+their derived rows and the engine raises, escalates, updates or reopens their alerts
+(``docs/alerts.md``). Each run is recorded in ``pipeline_run`` and in the audit trail; the
+criteria versions include the alert rules' versions. ``train_models`` fits the trained risk
+models on the store's graded cohort (``docs/models.md``).
 """
 
 from __future__ import annotations
