@@ -688,10 +688,10 @@ def demo(
     _print_run(summary)
     _print_rates(derived_rates(url))
     console.print(
-        "Done: synthetic exports written, loaded through the ETL and graded. Alerts and the "
-        "dashboard are added by the alerts and dashboard issues. The SDTM export of the same "
-        f"cohort loads with: pv-monitor load {exports['sdtm'].out_dir} --format sdtm (into "
-        "another store)."
+        "Done: synthetic exports written, loaded through the ETL, graded and alerted. The alert "
+        f"queue: pv-monitor --database-url {url} alerts. The dashboard is added by the dashboard "
+        f"issue. The SDTM export of the same cohort loads with: pv-monitor load "
+        f"{exports['sdtm'].out_dir} --format sdtm (into another store)."
     )
 
 
