@@ -304,12 +304,33 @@ def run(
     full: Annotated[
         bool, typer.Option("--full", help="Recompute every subject, not only those touched.")
     ] = False,
+    models_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--models",
+            envvar="PV_MONITOR_MODELS_DIR",
+            help="Folder of trained models (pv-monitor train) whose predictions to store.",
+        ),
+    ] = None,
+    min_auroc: Annotated[
+        float,
+        typer.Option(
+            envvar="PV_MONITOR_MODEL_MIN_AUROC",
+            help="Cross-validated AUROC a model needs before its predictions are used.",
+        ),
+    ] = 0.75,
 ) -> None:
-    """Assess, grade and fold episodes for subjects touched since the last run."""
+    """Assess, grade, score and alert for subjects touched since the last run."""
     from rich.progress import Progress
 
-    from pv_monitor.pipeline import run_pipeline
+    from pv_monitor.pipeline import load_models, run_pipeline
     from pv_monitor.store.migrate import StoreNotReady
+
+    models, left_out = load_models(models_dir, min_auroc) if models_dir else ([], [])
+    for line in left_out:
+        console.print(f"Model not used: {line}")
+    if models_dir is not None:
+        console.print(f"Models used: {', '.join(m.name for m in models) or 'none'}")
 
     with Progress(console=console, transient=True, disable=not console.is_terminal) as bar:
         task = bar.add_task("grading subjects", total=None)
@@ -319,7 +340,11 @@ def run(
 
         try:
             summary = run_pipeline(
-                _state(ctx).database_url, actor=current_actor(), full=full, progress=progress
+                _state(ctx).database_url,
+                actor=current_actor(),
+                full=full,
+                progress=progress,
+                models=models,
             )
         except StoreNotReady as error:
             err_console.print(f"[red]{error}[/red]")

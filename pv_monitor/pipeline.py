@@ -14,7 +14,8 @@ models on the store's graded cohort (``docs/models.md``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,7 +30,16 @@ from pv_monitor.alerts.rules import RULES, evaluate
 from pv_monitor.grading import daily
 from pv_monitor.grading.assess import assess, criteria_versions
 from pv_monitor.grading.reconcile import reconcile
-from pv_monitor.risk.models import HORIZONS, OUTCOMES, TrainedModel, card_json, outcomes, train
+from pv_monitor.risk.models import (
+    HORIZONS,
+    OUTCOMES,
+    LoadedModel,
+    TrainedModel,
+    card_json,
+    outcomes,
+    predictions,
+    train,
+)
 from pv_monitor.risk.models import features as model_features
 from pv_monitor.risk.scores import SCORE_CODES, compute_scores
 from pv_monitor.store.alerts import apply_actions, existing_alerts, rule_frames
@@ -48,6 +58,9 @@ from pv_monitor.store.pipeline_io import (
     training_frames,
 )
 
+DEFAULT_MIN_AUROC = 0.75
+"""Cross-validated AUROC a trained model needs before its predictions are stored (configurable:
+``pv-monitor run --min-auroc``). Published pre-infusion scores reach about 0.7-0.8."""
 CHUNK_SUBJECTS = 2000
 """Subjects graded together: bounds memory (about 2,000 x 108 days per chunk)."""
 INPUT_CODES = {
@@ -74,10 +87,12 @@ def run_pipeline(
     full: bool = False,
     chunk_subjects: int = CHUNK_SUBJECTS,
     progress: Callable[[int, int], None] | None = None,
+    models: Sequence[LoadedModel] = (),
 ) -> RunSummary:
     """Recompute the derived rows of touched subjects (all subjects when ``full``).
 
-    ``progress(done, total)`` is called after each chunk of subjects.
+    ``progress(done, total)`` is called after each chunk of subjects. ``models`` (see
+    :func:`load_models`) add their predictions as risk scores.
 
     Raises
     ------
@@ -87,7 +102,7 @@ def run_pipeline(
     engine = create_store_engine(database_url)
     try:
         require_current_schema(engine)
-        return _run(engine, actor, full, chunk_subjects, progress)
+        return _run(engine, actor, full, chunk_subjects, progress, models)
     finally:
         engine.dispose()
 
@@ -98,10 +113,12 @@ def _run(
     full: bool,
     chunk_subjects: int,
     progress: Callable[[int, int], None] | None,
+    models: Sequence[LoadedModel],
 ) -> RunSummary:
     versions = {
         **criteria_versions(),
         "alert_rules": ";".join(f"{rule.rule_id}@{rule.version}" for rule in RULES),
+        "models": ";".join(f"{m.name}@{m.version}" for m in models),
     }
     with session_factory(engine)() as session, session.begin():
         previous = last_committed_run(session)
@@ -133,6 +150,19 @@ def _run(
                 [
                     compute_scores(inputs.infusions, inputs.measurements, inputs.drugs),
                     result.screens,
+                    *(
+                        predictions(
+                            model,
+                            model_features(
+                                inputs.infusions,
+                                inputs.measurements,
+                                inputs.drugs,
+                                result.daily,
+                                model.horizon,
+                            ),
+                        )
+                        for model in models
+                    ),
                 ],
                 ignore_index=True,
             )
@@ -208,7 +238,28 @@ def reconciliation(
     return reconcile(inputs.reported, inputs.derived, inputs.gradable), inputs.reported
 
 
-def train_models(database_url: str, out_dir: Path, *, seed: int = 0) -> list[TrainedModel]:
+def load_models(
+    folder: Path, min_auroc: float = DEFAULT_MIN_AUROC
+) -> tuple[list[LoadedModel], list[str]]:
+    """The models saved in ``folder`` whose cross-validated AUROC reaches ``min_auroc``, and a
+    line for each one left out (shown to the user)."""
+    used, left_out = [], []
+    for card_path in sorted(folder.glob("*.card.json")):
+        card = json.loads(card_path.read_text(encoding="utf-8"))
+        name = str(card["name"])
+        auroc = float(card["metrics"]["auroc"])
+        if auroc < min_auroc:
+            left_out.append(f"{name}: cross-validated AUROC {auroc:.3f} < {min_auroc}")
+            continue
+        estimator = joblib.load(folder / f"{name}.joblib")
+        horizon = int(card.get("horizon", name.rsplit("_day", 1)[-1]))  # cards before "horizon"
+        used.append(LoadedModel(name, horizon, estimator, card))
+    return used, left_out
+
+
+def train_models(
+    database_url: str, out_dir: Path, *, seed: int = 0, bootstrap: int = 500
+) -> list[TrainedModel]:
     """Train the grade >= 3 CRS and ICANS models at each horizon on the store's graded cohort;
     write each model (joblib) and its card (JSON) to ``out_dir``."""
     engine = create_store_engine(database_url)
@@ -226,7 +277,10 @@ def train_models(database_url: str, out_dir: Path, *, seed: int = 0) -> list[Tra
         )
         for syndrome in OUTCOMES:
             target = outcomes(frame.index, data["episodes"], syndrome)
-            model = train(frame, target, f"{syndrome}_grade3_by_day{horizon}", seed=seed)
+            model = train(
+                frame, target, f"{syndrome}_grade3_by_day{horizon}", seed=seed, bootstrap=bootstrap
+            )
+            model.card["horizon"] = horizon
             joblib.dump(model.estimator, out_dir / f"{model.name}.joblib")
             (out_dir / f"{model.name}.card.json").write_text(card_json(model), encoding="utf-8")
             trained.append(model)

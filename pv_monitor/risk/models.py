@@ -257,3 +257,58 @@ def card_json(model: TrainedModel) -> str:
     card = dict(model.card)
     card["calibration"] = model.calibration.to_dict("records")
     return json.dumps(card, indent=2, default=str)
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A saved model with its card, ready to predict."""
+
+    name: str
+    horizon: int
+    estimator: Pipeline
+    card: dict[str, Any]
+
+    @property
+    def version(self) -> str:
+        """Model version and the first 12 hex digits of its training data's SHA-256."""
+        return f"model{self.card['model_version']}:{self.card['training_data_sha256'][:12]}"
+
+    @property
+    def auroc(self) -> float:
+        """Cross-validated AUROC from the card."""
+        return float(self.card["metrics"]["auroc"])
+
+
+def predictions(model: LoadedModel, frame: pd.DataFrame) -> pd.DataFrame:
+    """``risk_score`` rows of ``model``'s probability for each infusion of ``frame`` (the
+    :func:`features` of the model's horizon)."""
+    x = frame.drop(columns="subject_id")
+    categorical = [c for c in CATEGORICAL if c in x.columns]
+    x[categorical] = x[categorical].astype(str)
+    wanted = model.card["features"]["numeric"] + model.card["features"]["categorical"]
+    for column in wanted:
+        if column not in x.columns:
+            x[column] = np.nan
+    probability = model.estimator.predict_proba(x[wanted])[:, 1]
+    trained = model.card["trained_at"][:10]
+    reason = (
+        f"predicted probability of {model.name.replace('_', ' ')} (model trained {trained} on "
+        f"{model.card['infusions']} infusions; cross-validated AUROC {model.auroc:.3f})"
+    )
+    return pd.DataFrame(
+        {
+            "infusion_id": frame.index.to_numpy(),
+            "subject_id": frame["subject_id"].to_numpy(),
+            "score": model.name,
+            "score_version": model.version,
+            "timepoint": HORIZONS[model.horizon],
+            "study_day": model.horizon,
+            "value": probability,
+            "category": None,
+            "inputs": [
+                {k: (None if pd.isna(v) else v) for k, v in row.items()}
+                for row in x[wanted].to_dict("records")
+            ],
+            "reason": reason,
+        }
+    )

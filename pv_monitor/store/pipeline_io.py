@@ -115,8 +115,13 @@ def read_inputs(session: Session, subject_ids: Sequence[int], codes: Mapping[str
             Infusion.infusion_date,
             Subject.age_years,
             death.c.death_date,
+            Subject.diagnosis,
+            Product.generic_name.label("product"),
+            Product.costimulatory_domain,
+            Product.target_antigen,
         )
         .join(Subject, Subject.subject_id == Infusion.subject_id)
+        .join(Product, Product.product_id == Infusion.product_id)
         .outerjoin(death, death.c.subject_id == Infusion.subject_id)
         .where(Infusion.subject_id.in_(subject_ids)),
     )

@@ -206,3 +206,30 @@ def escape_lead(url: str) -> pd.DataFrame:
     ).dt.days
     out["days_earlier"] = out["relapse_day"] - out["first_day"]
     return out
+
+
+@pytest.mark.slow
+def test_trained_models_predictions_are_stored_only_above_the_minimum_auroc(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    from pv_monitor.pipeline import load_models, train_models
+
+    _graded_store(sqlite_url, tmp_path, 200, seed=21)
+    trained = train_models(sqlite_url, tmp_path / "models", bootstrap=20)
+    assert len(trained) == 4
+    everyone, left_out = load_models(tmp_path / "models", min_auroc=0.0)
+    assert (len(everyone), left_out) == (4, [])
+    nobody, left_out = load_models(tmp_path / "models", min_auroc=1.01)
+    assert nobody == [] and len(left_out) == 4
+    summary = run_pipeline(sqlite_url, actor="test", models=everyone)
+    assert summary.mode == "full"  # new models: everyone is scored again
+    rows = query(
+        sqlite_url,
+        "SELECT score, timepoint, COUNT(*) AS n, MIN(value) AS low, MAX(value) AS high "
+        "FROM risk_score WHERE score LIKE '%grade3_by_day%' GROUP BY score, timepoint",
+    )
+    assert sorted(rows["score"]) == sorted(m.name for m in trained)
+    assert (rows["n"] == 200).all()
+    assert ((rows["low"] >= 0) & (rows["high"] <= 1)).all()
+    again = run_pipeline(sqlite_url, actor="test", models=everyone)
+    assert again.subjects == 0  # same models, nothing new
