@@ -387,6 +387,8 @@ DIAGNOSES = MappingProxyType(
 # records between states (alerts, signals, loads) read the same tuples.
 ROLES = ("clinician", "safety_officer", "data_manager", "admin")
 ALERT_STATUSES = ("open", "acknowledged", "resolved", "dismissed")
+ALERT_SEVERITIES = ("info", "warning", "high", "critical")
+"""Alert severities, least to most severe."""
 SIGNAL_STATUSES = (
     "new",
     "under_validation",

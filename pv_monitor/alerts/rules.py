@@ -24,9 +24,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pv_monitor.grading.criteria import contains, load_criteria
+from pv_monitor.grading.crs import CRS_CRITERIA
 from pv_monitor.relapse.markers import relapse_signals
 
-SEVERITIES = ("info", "warning", "high", "critical")
 CANDIDATE_COLUMNS = (
     "subject_id",
     "infusion_id",
@@ -245,7 +246,8 @@ FEVER_DAYS = 3
 
 def _crs_fever_persisting(frames: DerivedFrames) -> pd.DataFrame:
     episodes = frames.episodes[frames.episodes["syndrome"] == "crs"]
-    daily = frames.daily[frames.daily["temp_c_max"] >= 38.0]
+    fever = load_criteria(CRS_CRITERIA).interval("fever", "temperature_c")
+    daily = frames.daily[contains(fever, frames.daily["temp_c_max"].to_numpy(dtype=float))]
     found = []
     for ep in episodes.to_dict("records"):
         end = ep["resolution_day"] if not pd.isna(ep["resolution_day"]) else np.inf

@@ -45,6 +45,7 @@ from pv_monitor.store.models import (
 )
 from pv_monitor.store.pipeline_io import _frame, reconciliation_inputs
 from pv_monitor.store.users import user_sites
+from pv_monitor.vocabulary import ALERT_SEVERITIES
 
 ACT_ROLES = ("clinician", "admin")
 COMMENT_ROLES = ("clinician", "safety_officer", "admin")
@@ -217,7 +218,7 @@ def existing_alerts(session: Session, subject_ids: Sequence[int]) -> pd.DataFram
     )
 
 
-_SEVERITY_ORDER = {"critical": 0, "high": 1, "warning": 2, "info": 3}
+_SEVERITY_ORDER = {s: -i for i, s in enumerate(ALERT_SEVERITIES)}  # most severe first
 
 
 def alert_queue(session: Session, status: str | None, limit: int) -> pd.DataFrame:
@@ -402,7 +403,7 @@ def transition(
     )
     if _conditional_update(session, statement) != 1:
         raise AlertConflict(f"alert {alert_id} changed since it was seen as {seen}")
-    _event(session, alert_id, user, action_event(action), seen, target, comment, now)
+    _event(session, alert_id, user, target, seen, target, comment, now)  # event = new status
     session.refresh(alert)
     return alert
 
@@ -420,11 +421,6 @@ def _conditional_update(session: Session, statement: Any) -> int:
             return 0
         raise
     return int(getattr(result, "rowcount", 0))
-
-
-def action_event(action: str) -> str:
-    """The event type recorded for a workflow action."""
-    return {"acknowledge": "acknowledged", "resolve": "resolved", "dismiss": "dismissed"}[action]
 
 
 def assign(session: Session, alert_id: int, user: AppUser, assignee: AppUser) -> Alert:

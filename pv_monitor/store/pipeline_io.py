@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Select, case, delete, func, select, union
+from sqlalchemy import Select, case, delete, func, select, true, union
 from sqlalchemy.orm import Session
 
 from pv_monitor.store.base import Base
@@ -272,7 +272,7 @@ def reconciliation_inputs(
     (all subjects, or ``subject_ids``); study days count from the subject's first infusion."""
 
     def scoped(column: Any) -> Any:
-        return column.in_(subject_ids) if subject_ids is not None else column.is_not(None)
+        return column.in_(subject_ids) if subject_ids is not None else true()
 
     first = (
         select(Infusion.subject_id, func.min(Infusion.infusion_date).label("day0"))

@@ -149,11 +149,6 @@ class Criteria:
         interval: pd.Interval = bounds.iloc[0]
         return interval
 
-    def source(self, domain: str, finding: str) -> str:
-        """Evidence tag and source of a rule, for display next to a grade."""
-        row = self._rows(domain, finding).iloc[0]
-        return f"{row['source']} [{row['evidence']}]"
-
 
 def read_criteria(path: Path | str, version: str | None = None) -> Criteria:
     """Read and validate a criteria table from a CSV file (a site's own version, say).
