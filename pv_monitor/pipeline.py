@@ -175,7 +175,7 @@ def _run(
                 result.episodes,
                 scores,
             )
-            frames = rule_frames(session, chunk)
+            frames = rule_frames(session, chunk, result.daily)
             actions = plan(evaluate(frames), existing_alerts(session, chunk))
             written.update({f"alerts_{k}": n for k, n in apply_actions(session, actions).items()})
             for table, rows in written.items():

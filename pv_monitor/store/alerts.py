@@ -33,7 +33,6 @@ from pv_monitor.store.models import (
     Alert,
     AlertEvent,
     AppUser,
-    DailyAssessment,
     DiseaseAssessment,
     Infusion,
     Measurement,
@@ -68,38 +67,14 @@ class AlertConflict(AlertError):
 # ---- what the rules read ---------------------------------------------------------------
 
 
-def rule_frames(session: Session, subject_ids: Sequence[int]) -> DerivedFrames:
-    """The derived rows of ``subject_ids`` as the rules read them."""
-    daily = _frame(
-        session,
-        select(
-            DailyAssessment.subject_id,
-            DailyAssessment.infusion_id,
-            DailyAssessment.study_day,
-            DailyAssessment.temp_c_max,
-            DailyAssessment.sedated,
-            DailyAssessment.daily_assessment_id,
-        ).where(DailyAssessment.subject_id.in_(subject_ids), DailyAssessment.granularity == "day"),
-    )
-    grades = _frame(
-        session,
-        select(
-            ToxicityGrade.daily_assessment_id,
-            ToxicityGrade.syndrome,
-            ToxicityGrade.grade,
-            ToxicityGrade.reason,
-            ToxicityGrade.provisional,
-        ).where(
-            ToxicityGrade.subject_id.in_(subject_ids), ToxicityGrade.syndrome.in_(["crs", "icans"])
-        ),
-    )
-    for syndrome in ("crs", "icans"):
-        part = grades[grades["syndrome"] == syndrome].drop(columns="syndrome")
-        part = part.rename(
-            columns={c: f"{syndrome}_{c}" for c in ("grade", "reason", "provisional")}
-        )
-        daily = daily.merge(part, on="daily_assessment_id", how="left")
-    daily["icans_provisional"] = daily["icans_provisional"].fillna(False).astype(bool)
+def rule_frames(session: Session, subject_ids: Sequence[int], daily: pd.DataFrame) -> DerivedFrames:
+    """The derived rows of ``subject_ids`` as the rules read them.
+
+    ``daily`` is the graded day frame the pipeline has just written (``subject_id, infusion_id,
+    study_day, temp_c_max, sedated`` and the CRS/ICANS grade, reason and provisional columns):
+    it is passed in rather than read back.
+    """
+    daily = daily.assign(icans_provisional=daily["icans_provisional"].fillna(False).astype(bool))
     episode_table, score_table = ToxicityEpisode.__table__, RiskScore.__table__
     episodes = _frame(
         session, select(*episode_table.c).where(episode_table.c.subject_id.in_(subject_ids))
