@@ -42,7 +42,7 @@ from pv_monitor.store.models import (
     ToxicityEpisode,
     ToxicityGrade,
 )
-from pv_monitor.store.pipeline_io import _frame, reconciliation_inputs
+from pv_monitor.store.pipeline_io import read_frame, reconciliation_inputs
 from pv_monitor.store.users import user_sites
 from pv_monitor.vocabulary import ALERT_SEVERITIES
 
@@ -76,13 +76,13 @@ def rule_frames(session: Session, subject_ids: Sequence[int], daily: pd.DataFram
     """
     daily = daily.assign(icans_provisional=daily["icans_provisional"].fillna(False).astype(bool))
     episode_table, score_table = ToxicityEpisode.__table__, RiskScore.__table__
-    episodes = _frame(
+    episodes = read_frame(
         session, select(*episode_table.c).where(episode_table.c.subject_id.in_(subject_ids))
     )
-    scores = _frame(
+    scores = read_frame(
         session, select(*score_table.c).where(score_table.c.subject_id.in_(subject_ids))
     )
-    course = _frame(
+    course = read_frame(
         session,
         select(
             ToxicityGrade.subject_id,
@@ -93,7 +93,7 @@ def rule_frames(session: Session, subject_ids: Sequence[int], daily: pd.DataFram
             ToxicityGrade.reason,
         ).where(ToxicityGrade.subject_id.in_(subject_ids), ToxicityGrade.syndrome == "icaht"),
     )
-    infusions = _frame(
+    infusions = read_frame(
         session,
         select(
             Infusion.subject_id,
@@ -105,7 +105,7 @@ def rule_frames(session: Session, subject_ids: Sequence[int], daily: pd.DataFram
         .join(Product, Product.product_id == Infusion.product_id)
         .where(Infusion.subject_id.in_(subject_ids)),
     )
-    events = _frame(
+    events = read_frame(
         session,
         select(
             AdverseEvent.subject_id,
@@ -120,7 +120,7 @@ def rule_frames(session: Session, subject_ids: Sequence[int], daily: pd.DataFram
     events["onset_day"] = (
         pd.to_datetime(events["onset_date"]) - pd.to_datetime(events["infusion_date"])
     ).dt.days
-    keys = _frame(
+    keys = read_frame(
         session,
         select(Subject.subject_key, Subject.subject_id).where(Subject.subject_id.in_(subject_ids)),
     )
@@ -128,7 +128,7 @@ def rule_frames(session: Session, subject_ids: Sequence[int], daily: pd.DataFram
     table = reconcile(inputs.reported, inputs.derived, inputs.gradable)
     table = table.merge(keys.rename(columns={"subject_key": "subject"}), on="subject")
     table = table.merge(first[["subject_id", "infusion_id"]], on="subject_id")
-    markers = _frame(
+    markers = read_frame(
         session,
         select(
             Measurement.subject_id,
@@ -138,7 +138,7 @@ def rule_frames(session: Session, subject_ids: Sequence[int], daily: pd.DataFram
             Measurement.unit,
         ).where(Measurement.subject_id.in_(subject_ids), Measurement.code.in_(list(MARKER_CODES))),
     )
-    assessments = _frame(
+    assessments = read_frame(
         session,
         select(
             DiseaseAssessment.subject_id,
@@ -210,7 +210,7 @@ def alert_queue(session: Session, status: str | None, limit: int) -> pd.DataFram
     ).join(Subject, Subject.subject_id == Alert.subject_id)
     if status is not None:
         query = query.where(Alert.status == status)
-    queue = _frame(session, query)
+    queue = read_frame(session, query)
     queue["order"] = queue["severity"].map(_SEVERITY_ORDER)
     queue = queue.sort_values(["order", "raised_at"], ascending=[True, False]).head(limit)
     queue["study_day"] = queue["study_day"].astype(object).where(queue["study_day"].notna(), None)

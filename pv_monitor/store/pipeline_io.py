@@ -89,7 +89,8 @@ def subjects_to_run(session: Session, after_batch_id: int | None) -> list[int]:
     return sorted(touched & {int(s) for s in session.scalars(infused)})
 
 
-def _frame(session: Session, query: Select[*tuple[Any, ...]]) -> pd.DataFrame:
+def read_frame(session: Session, query: Select[*tuple[Any, ...]]) -> pd.DataFrame:
+    """The rows of ``query`` as a DataFrame with the query's column names."""
     result = session.execute(query)
     return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
 
@@ -107,7 +108,7 @@ def read_inputs(session: Session, subject_ids: Sequence[int], codes: Mapping[str
         .group_by(Death.subject_id)
         .subquery()
     )
-    infusions = _frame(
+    infusions = read_frame(
         session,
         select(
             Infusion.infusion_id,
@@ -125,7 +126,7 @@ def read_inputs(session: Session, subject_ids: Sequence[int], codes: Mapping[str
         .outerjoin(death, death.c.subject_id == Infusion.subject_id)
         .where(Infusion.subject_id.in_(subject_ids)),
     )
-    measurements = _frame(
+    measurements = read_frame(
         session,
         select(
             Measurement.subject_id,
@@ -138,7 +139,7 @@ def read_inputs(session: Session, subject_ids: Sequence[int], codes: Mapping[str
             Measurement.code.in_(list(codes["measurement"])),
         ),
     )
-    observations = _frame(
+    observations = read_frame(
         session,
         select(
             Observation.subject_id,
@@ -151,7 +152,7 @@ def read_inputs(session: Session, subject_ids: Sequence[int], codes: Mapping[str
             Observation.code.in_(list(codes["observation"])),
         ),
     )
-    drugs = _frame(
+    drugs = read_frame(
         session,
         select(
             DrugExposure.subject_id,
@@ -194,7 +195,7 @@ def replace_derived(
         ignore_index=True,
     ).assign(computed_at=now)
     written = {"daily_assessment": insert_frame(session, "daily_assessment", rows)}
-    ids = _frame(
+    ids = read_frame(
         session,
         select(
             DailyAssessment.daily_assessment_id,
@@ -253,7 +254,7 @@ def peak_grades(session: Session) -> pd.DataFrame:
         .outerjoin(ToxicityEpisode, ToxicityEpisode.subject_id == Subject.subject_id)
         .group_by(Subject.subject_id)
     )
-    return _frame(session, query)
+    return read_frame(session, query)
 
 
 @dataclass(frozen=True)
@@ -279,7 +280,7 @@ def reconciliation_inputs(
         .group_by(Infusion.subject_id)
         .subquery()
     )
-    reported = _frame(
+    reported = read_frame(
         session,
         select(
             Subject.subject_key.label("subject"),
@@ -301,7 +302,7 @@ def reconciliation_inputs(
     day0 = pd.to_datetime(reported.pop("day0"))
     for column, name in (("onset_date", "onset_day"), ("resolved_date", "resolved_day")):
         reported[name] = (pd.to_datetime(reported.pop(column)) - day0).dt.days
-    derived = _frame(
+    derived = read_frame(
         session,
         select(
             Subject.subject_key.label("subject"),
@@ -314,7 +315,7 @@ def reconciliation_inputs(
         .join(Subject, Subject.subject_id == ToxicityEpisode.subject_id)
         .where(ToxicityEpisode.syndrome.in_(syndromes), scoped(ToxicityEpisode.subject_id)),
     )
-    gradable = _frame(
+    gradable = read_frame(
         session,
         select(
             Subject.subject_key.label("subject"),
@@ -331,7 +332,7 @@ def reconciliation_inputs(
 def training_frames(session: Session, codes: Sequence[str]) -> dict[str, pd.DataFrame]:
     """Everything model training reads, for every infused subject: infusions with product and
     subject attributes, the ``codes`` measurements, drugs, early day rows and episodes."""
-    infusions = _frame(
+    infusions = read_frame(
         session,
         select(
             Infusion.infusion_id,
@@ -351,13 +352,13 @@ def training_frames(session: Session, codes: Sequence[str]) -> dict[str, pd.Data
         read_inputs(session, subject_ids[i : i + 2000], {"measurement": codes, "observation": ()})
         for i in range(0, len(subject_ids), 2000)
     ]
-    daily = _frame(
+    daily = read_frame(
         session,
         select(
             DailyAssessment.infusion_id, DailyAssessment.study_day, DailyAssessment.temp_c_max
         ).where(DailyAssessment.granularity == "day", DailyAssessment.study_day.between(0, 3)),
     )
-    episodes = _frame(
+    episodes = read_frame(
         session,
         select(ToxicityEpisode.infusion_id, ToxicityEpisode.syndrome, ToxicityEpisode.peak_grade),
     )
