@@ -16,7 +16,7 @@ from rich.console import Console
 from sqlalchemy.engine import make_url
 
 from pv_monitor import __version__
-from pv_monitor.config import database_url
+from pv_monitor.config import DEFAULT_MIN_AUROC, database_url
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -318,7 +318,18 @@ def run(
             envvar="PV_MONITOR_MODEL_MIN_AUROC",
             help="Cross-validated AUROC a model needs before its predictions are used.",
         ),
-    ] = 0.75,
+    ] = DEFAULT_MIN_AUROC,
+    alert_probability: Annotated[
+        float | None,
+        typer.Option(
+            envvar="PV_MONITOR_MODEL_ALERT_PROBABILITY",
+            min=0.0,
+            max=1.0,
+            help="Predicted probability at or above which a used model raises an alert (the "
+            "model card's operating points show what a threshold does). Without it, model "
+            "predictions are stored and alerts come from the published scores alone.",
+        ),
+    ] = None,
 ) -> None:
     """Assess, grade, score and alert for subjects touched since the last run."""
     from rich.progress import Progress
@@ -326,11 +337,21 @@ def run(
     from pv_monitor.pipeline import load_models, run_pipeline
     from pv_monitor.store.migrate import StoreNotReady
 
-    models, left_out = load_models(models_dir, min_auroc) if models_dir else ([], [])
+    try:
+        models, left_out = (
+            load_models(models_dir, min_auroc, alert_probability) if models_dir else ([], [])
+        )
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--alert-probability") from error
     for line in left_out:
         console.print(f"Model not used: {line}")
     if models_dir is not None:
         console.print(f"Models used: {', '.join(m.name for m in models) or 'none'}")
+    if models and alert_probability is None:
+        console.print(
+            "No --alert-probability: model predictions are stored but raise no alert; alerts "
+            "come from the published scores alone."
+        )
 
     with Progress(console=console, transient=True, disable=not console.is_terminal) as bar:
         task = bar.add_task("grading subjects", total=None)

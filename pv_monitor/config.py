@@ -21,6 +21,10 @@ from pathlib import Path
 
 DATABASE_URL_ENV = "PV_MONITOR_DATABASE_URL"
 DEFAULT_SQLITE_FILE = "pv_monitor.db"
+DEFAULT_MIN_AUROC = 0.75
+"""Cross-validated AUROC a trained model needs before its predictions are stored and may alert
+(configurable: ``pv-monitor run --min-auroc``). Published pre-infusion scores reach about
+0.7-0.8 (docs/models.md)."""
 
 
 def sqlite_url(path: Path) -> str:

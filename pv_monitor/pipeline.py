@@ -27,6 +27,7 @@ import pandas as pd
 from pv_monitor import __version__
 from pv_monitor.alerts.engine import plan
 from pv_monitor.alerts.rules import RULES, evaluate
+from pv_monitor.config import DEFAULT_MIN_AUROC
 from pv_monitor.grading import daily
 from pv_monitor.grading.assess import assess, criteria_versions
 from pv_monitor.grading.reconcile import reconcile
@@ -58,9 +59,6 @@ from pv_monitor.store.pipeline_io import (
     training_frames,
 )
 
-DEFAULT_MIN_AUROC = 0.75
-"""Cross-validated AUROC a trained model needs before its predictions are stored (configurable:
-``pv-monitor run --min-auroc``). Published pre-infusion scores reach about 0.7-0.8."""
 CHUNK_SUBJECTS = 2000
 """Subjects graded together: bounds memory (about 2,000 x 108 days per chunk)."""
 INPUT_CODES = {
@@ -118,7 +116,11 @@ def _run(
     versions = {
         **criteria_versions(),
         "alert_rules": ";".join(f"{rule.rule_id}@{rule.version}" for rule in RULES),
-        "models": ";".join(f"{m.name}@{m.version}" for m in models),
+        "models": ";".join(
+            f"{m.name}@{m.version}"
+            + ("" if m.alert_probability is None else f">={m.alert_probability:g}")
+            for m in models
+        ),
     }
     with session_factory(engine)() as session, session.begin():
         previous = last_committed_run(session)
@@ -239,10 +241,21 @@ def reconciliation(
 
 
 def load_models(
-    folder: Path, min_auroc: float = DEFAULT_MIN_AUROC
+    folder: Path, min_auroc: float = DEFAULT_MIN_AUROC, alert_probability: float | None = None
 ) -> tuple[list[LoadedModel], list[str]]:
     """The models saved in ``folder`` whose cross-validated AUROC reaches ``min_auroc``, and a
-    line for each one left out (shown to the user)."""
+    line for each one left out (shown to the user).
+
+    ``alert_probability`` is the site's alert threshold for the used models' predictions
+    (``None``: predictions are stored and raise no alert).
+
+    Raises
+    ------
+    ValueError
+        When ``alert_probability`` is not strictly between 0 and 1.
+    """
+    if alert_probability is not None and not 0 < alert_probability < 1:
+        raise ValueError(f"alert probability {alert_probability} is not between 0 and 1")
     used, left_out = [], []
     for card_path in sorted(folder.glob("*.card.json")):
         card = json.loads(card_path.read_text(encoding="utf-8"))
@@ -253,7 +266,7 @@ def load_models(
             continue
         estimator = joblib.load(folder / f"{name}.joblib")
         horizon = int(card.get("horizon", name.rsplit("_day", 1)[-1]))  # cards before "horizon"
-        used.append(LoadedModel(name, horizon, estimator, card))
+        used.append(LoadedModel(name, horizon, estimator, card, alert_probability))
     return used, left_out
 
 

@@ -320,6 +320,52 @@ def _high_scores(frames: DerivedFrames) -> pd.DataFrame:
     )
 
 
+_MODEL_OUTCOMES = {"crs": "grade >= 3 CRS", "icans": "grade >= 3 ICANS"}
+
+
+def _model_risk(syndrome: str) -> Predicate:
+    """Predictions of a trained model (``score_version`` ``model...``) that the run categorised
+    ``high``: the model reached the site's minimum AUROC and the probability its alert
+    threshold (:func:`pv_monitor.risk.models.predictions`)."""
+
+    def predicate(frames: DerivedFrames) -> pd.DataFrame:
+        scores = frames.scores
+        high = scores[
+            scores["score_version"].astype(str).str.startswith("model")
+            & scores["score"].astype(str).str.startswith(f"{syndrome}_")
+            & (scores["category"] == "high")
+        ]
+        if high.empty:
+            return pd.DataFrame()
+        return _rows(
+            high[["subject_id", "infusion_id"]],
+            severity="warning",
+            episode_key=[
+                f"model:{s}:{i}" for s, i in zip(high["score"], high["infusion_id"], strict=True)
+            ],
+            study_day=high["study_day"],
+            level=0,
+            title=[
+                f"Trained model: {v:.0%} predicted risk of {_MODEL_OUTCOMES[syndrome]} by day "
+                f"{int(d)}, at or above the site's alert threshold"
+                for v, d in zip(high["value"], high["study_day"], strict=True)
+            ],
+            evidence=[
+                {"score": s, "model_version": m, "value": v, "inputs": i, "reason": r}
+                for s, m, v, i, r in zip(
+                    high["score"],
+                    high["score_version"],
+                    high["value"],
+                    high["inputs"],
+                    high["reason"],
+                    strict=True,
+                )
+            ],
+        )
+
+    return predicate
+
+
 def _iec_hs(frames: DerivedFrames) -> pd.DataFrame:
     scores = frames.scores
     positive = scores[(scores["score"] == "iec_hs_screen") & (scores["category"] == "positive")]
@@ -531,6 +577,26 @@ RULES = (
         "> 4.67 before lymphodepletion (Korell 2022), CAR-HEMATOTOX high (Rejeski 2021), early "
         "fever/IL-6/MCP-1 rule (Gust 2017) (clinical.md §5).",
         _high_scores,
+    ),
+    Rule(
+        "model_crs_risk",
+        "1",
+        "crs",
+        "A trained grade >= 3 CRS model (docs/models.md) whose cross-validated AUROC reached the "
+        "site's minimum (default 0.75), at or above the site's probability threshold, which "
+        "no default sets (docs/models.md; it complements the published scores of clinical.md "
+        "§5).",
+        _model_risk("crs"),
+    ),
+    Rule(
+        "model_icans_risk",
+        "1",
+        "icans",
+        "A trained grade >= 3 ICANS model (docs/models.md) whose cross-validated AUROC reached "
+        "the site's minimum (default 0.75), at or above the site's probability threshold, which "
+        "no default sets (docs/models.md; it complements the published scores of clinical.md "
+        "§5).",
+        _model_risk("icans"),
     ),
     Rule(
         "iec_hs_screen",

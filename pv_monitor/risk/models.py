@@ -48,6 +48,8 @@ OUTCOMES = ("crs", "icans")
 LAB_CODES = ("LDH", "CREAT", "PLT", "CRP", "ANC", "HGB", "FERRITIN")
 CATEGORICAL = ("product", "costimulatory_domain", "target_antigen", "diagnosis")
 MODEL_VERSION = "1"
+OPERATING_THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5)
+"""Probabilities at which the model card reports what an alert threshold would do."""
 
 
 def features(
@@ -138,6 +140,41 @@ def _wilson(successes: int, n: int) -> tuple[float, float]:
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
     return (centre - half, centre + half)
+
+
+def operating_points(
+    y: np.ndarray, p: np.ndarray, thresholds: tuple[float, ...] = OPERATING_THRESHOLDS
+) -> list[dict[str, float | None]]:
+    """What alerting at each probability threshold would have done to out-of-fold predictions:
+    the share of infusions flagged, sensitivity, specificity and positive predictive value.
+
+    A site reads this table to choose its alert threshold (``pv-monitor run
+    --alert-probability``); a ratio with an empty denominator is ``None``.
+
+    Examples
+    --------
+    >>> y, p = np.array([1, 1, 0, 0]), np.array([0.9, 0.2, 0.6, 0.1])
+    >>> operating_points(y, p, (0.5,))
+    [{'threshold': 0.5, 'flagged': 0.5, 'sensitivity': 0.5, 'specificity': 0.5, 'ppv': 0.5}]
+    """
+
+    def ratio(numerator: int, denominator: int) -> float | None:
+        return numerator / denominator if denominator else None
+
+    table = []
+    for threshold in thresholds:
+        flagged = p >= threshold
+        hits = int((flagged & (y == 1)).sum())
+        table.append(
+            {
+                "threshold": threshold,
+                "flagged": float(flagged.mean()),
+                "sensitivity": ratio(hits, int((y == 1).sum())),
+                "specificity": ratio(int((~flagged & (y == 0)).sum()), int((y == 0).sum())),
+                "ppv": ratio(hits, int(flagged.sum())),
+            }
+        )
+    return table
 
 
 def _bootstrap(
@@ -238,6 +275,7 @@ def train(
         "validation": f"{folds}-fold cross-validation grouped by subject (out-of-fold)",
         "metrics": metrics,
         "metrics_95ci": intervals,
+        "operating_points": operating_points(y, p),
         "features": {"numeric": numeric, "categorical": categorical},
         "software": {
             "python": platform.python_version(),
@@ -261,12 +299,18 @@ def card_json(model: TrainedModel) -> str:
 
 @dataclass(frozen=True)
 class LoadedModel:
-    """A saved model with its card, ready to predict."""
+    """A saved model with its card, ready to predict.
+
+    ``alert_probability`` is the site's threshold: predictions at or above it are stored with
+    category ``high`` and raise an alert; ``None`` stores predictions without categories and
+    raises no alert from them.
+    """
 
     name: str
     horizon: int
     estimator: Pipeline
     card: dict[str, Any]
+    alert_probability: float | None = None
 
     @property
     def version(self) -> str:
@@ -291,10 +335,14 @@ def predictions(model: LoadedModel, frame: pd.DataFrame) -> pd.DataFrame:
             x[column] = np.nan
     probability = model.estimator.predict_proba(x[wanted])[:, 1]
     trained = model.card["trained_at"][:10]
+    threshold = model.alert_probability
     reason = (
         f"predicted probability of {model.name.replace('_', ' ')} (model trained {trained} on "
-        f"{model.card['infusions']} infusions; cross-validated AUROC {model.auroc:.3f})"
+        f"{model.card['infusions']} infusions; cross-validated AUROC {model.auroc:.3f}"
+        + ("" if threshold is None else f"; site alert threshold {threshold:g}")
+        + ")"
     )
+    category = None if threshold is None else np.where(probability >= threshold, "high", "low")
     return pd.DataFrame(
         {
             "infusion_id": frame.index.to_numpy(),
@@ -304,7 +352,7 @@ def predictions(model: LoadedModel, frame: pd.DataFrame) -> pd.DataFrame:
             "timepoint": HORIZONS[model.horizon],
             "study_day": model.horizon,
             "value": probability,
-            "category": None,
+            "category": category,
             "inputs": [
                 {k: (None if pd.isna(v) else v) for k, v in row.items()}
                 for row in x[wanted].to_dict("records")

@@ -233,3 +233,23 @@ def test_trained_models_predictions_are_stored_only_above_the_minimum_auroc(
     assert ((rows["low"] >= 0) & (rows["high"] <= 1)).all()
     again = run_pipeline(sqlite_url, actor="test", models=everyone)
     assert again.subjects == 0  # same models, nothing new
+    model_alerts = "SELECT COUNT(*) AS n FROM alert WHERE rule_id LIKE 'model_%'"
+    assert query(sqlite_url, model_alerts)["n"].iloc[0] == 0  # no threshold set: no alert
+
+    alerting, _ = load_models(tmp_path / "models", min_auroc=0.0, alert_probability=0.3)
+    assert run_pipeline(sqlite_url, actor="test", models=alerting).mode == "full"
+    high = query(
+        sqlite_url,
+        "SELECT subject_id, infusion_id, score FROM risk_score "
+        "WHERE score LIKE '%grade3_by_day%' AND value >= 0.3",
+    )
+    alerted = query(
+        sqlite_url,
+        "SELECT subject_id, episode_key FROM alert WHERE rule_id LIKE 'model_%'",
+    )
+    assert len(high) > 0
+    assert sorted(alerted["episode_key"]) == sorted(
+        f"model:{s}:{i}" for s, i in zip(high["score"], high["infusion_id"], strict=True)
+    )
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        load_models(tmp_path / "models", alert_probability=1.0)

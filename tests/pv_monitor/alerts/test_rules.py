@@ -51,6 +51,7 @@ def _score(score: str, timepoint: str, category: str | None, reason: str = "") -
         "subject_id": 1,
         "infusion_id": 1,
         "score": score,
+        "score_version": "1",
         "timepoint": timepoint,
         "study_day": -5,
         "value": 5.0,
@@ -156,6 +157,28 @@ def test_high_risk_scores() -> None:
     assert sorted(fired["episode_key"]) == ["score:car_hematotox:1", "score:easix:1"]
 
 
+def test_trained_model_predictions_alert_only_when_categorised_high() -> None:
+    model = {"score_version": "model1:0123456789ab", "value": 0.42, "study_day": 0}
+    scores = pd.DataFrame(
+        [
+            _score("crs_grade3_by_day0", "day_0", "high") | model,
+            _score("crs_grade3_by_day3", "day_3", "low") | model,
+            _score("crs_grade3_by_day0", "day_0", None) | model | {"infusion_id": 2},
+            _score("icans_grade3_by_day3", "day_3", "high") | model | {"study_day": 3},
+            _score("easix", "day_0", "high"),  # a published score, not a model
+        ]
+    )
+    frames = replace(EMPTY, scores=scores)
+    crs = _fired("model_crs_risk", frames)
+    assert crs["episode_key"].tolist() == ["model:crs_grade3_by_day0:1"]
+    assert crs["title"].iloc[0].startswith("Trained model: 42% predicted risk of grade >= 3 CRS")
+    assert crs["evidence"].iloc[0]["model_version"] == "model1:0123456789ab"
+    icans = _fired("model_icans_risk", frames)
+    assert icans["episode_key"].tolist() == ["model:icans_grade3_by_day3:1"]
+    assert "by day 3" in icans["title"].iloc[0]
+    assert _fired("model_crs_risk", replace(EMPTY, scores=scores.iloc[[1, 2, 4]])).empty
+
+
 def test_iec_hs_screen_positive_and_its_severity() -> None:
     scores = pd.DataFrame(
         [
@@ -258,6 +281,8 @@ def test_every_rule_cites_a_source_and_has_a_test() -> None:
         "icans_sedated",
         "crs_fever_persisting",
         "high_risk_score",
+        "model_crs_risk",
+        "model_icans_risk",
         "iec_hs_screen",
         "icaht_severe",
         "grade_discordance",

@@ -11,7 +11,14 @@ from typer.testing import CliRunner
 
 from etl import load
 from pv_monitor.cli import app, upgrade_store
-from pv_monitor.risk.models import features, outcomes, train
+from pv_monitor.risk.models import (
+    LoadedModel,
+    features,
+    operating_points,
+    outcomes,
+    predictions,
+    train,
+)
 from tests.etl.conftest import write_export
 
 DAY0 = pd.Timestamp("2024-05-10")
@@ -87,6 +94,50 @@ def test_train_reports_grouped_cross_validated_metrics_and_a_card() -> None:
     assert (model.calibration["observed_low"] <= model.calibration["observed"]).all()
     probabilities = model.estimator.predict_proba(frame.drop(columns="subject_id"))[:, 1]
     assert probabilities.shape == (400,)
+
+
+def test_card_operating_points_match_the_out_of_fold_predictions() -> None:
+    frame, target = _cohort(400, seed=1)
+    points = train(frame, target, "test_model", bootstrap=20).card["operating_points"]
+    assert [p["threshold"] for p in points] == [0.1, 0.2, 0.3, 0.4, 0.5]
+    flagged = [p["flagged"] for p in points]
+    assert flagged == sorted(flagged, reverse=True)  # a higher threshold flags fewer
+    sensitivity = [p["sensitivity"] for p in points]
+    assert sensitivity == sorted(sensitivity, reverse=True)
+
+
+def test_operating_points_by_hand() -> None:
+    y = np.array([1, 1, 1, 0, 0, 0, 0, 0])
+    p = np.array([0.9, 0.6, 0.2, 0.7, 0.3, 0.1, 0.1, 0.05])
+    (point,) = operating_points(y, p, (0.5,))
+    # flagged: 0.9, 0.6 (events) and 0.7 (non-event): 3 of 8
+    assert point == {
+        "threshold": 0.5,
+        "flagged": 3 / 8,
+        "sensitivity": 2 / 3,
+        "specificity": 4 / 5,
+        "ppv": 2 / 3,
+    }
+    (nobody,) = operating_points(y, p, (0.95,))
+    assert nobody["ppv"] is None and nobody["sensitivity"] == 0.0
+
+
+@pytest.mark.parametrize("threshold", [None, 0.5])
+def test_predictions_are_categorised_only_against_a_site_threshold(
+    threshold: float | None,
+) -> None:
+    frame, target = _cohort(200, seed=4)
+    trained = train(frame, target, "crs_grade3_by_day0", bootstrap=10)
+    model = LoadedModel(trained.name, 0, trained.estimator, trained.card, threshold)
+    rows = predictions(model, frame)
+    if threshold is None:
+        assert rows["category"].isna().all()
+        assert "threshold" not in rows["reason"].iloc[0]
+    else:
+        expected = np.where(rows["value"] >= threshold, "high", "low")
+        assert (rows["category"].to_numpy() == expected).all()
+        assert set(expected) == {"high", "low"}  # both sides are exercised
+        assert "site alert threshold 0.5" in rows["reason"].iloc[0]
 
 
 def test_noise_gives_no_discrimination() -> None:
