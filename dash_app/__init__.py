@@ -1,7 +1,9 @@
-"""The Dash dashboard (alerts queue, patient timeline, cohort survival, loads).
+"""The Dash dashboard: login and roles, alerts queue, patient timeline, cohort survival, loads.
 
-The pages arrive with the dashboard issue; this package exists so that installation, imports
-and the layering test cover it from the first commit.
+``create_app(config)`` builds it; ``pv-monitor serve`` runs it (docs/dashboard.md).
 """
 
-__all__: list[str] = []
+from dash_app.app import create_app
+from dash_app.config import DashboardConfig
+
+__all__ = ["DashboardConfig", "create_app"]

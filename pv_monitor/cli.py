@@ -679,6 +679,77 @@ def _print_files(summary: SynthesisSummary) -> None:
 DEMO_MARKER = ".pv-monitor-demo"
 
 
+def _serve(url: str, host: str, port: int, debug: bool) -> None:
+    """Run the dashboard on Flask's development server (production: docs/dashboard.md)."""
+    from dash_app import DashboardConfig, create_app
+
+    dashboard = create_app(DashboardConfig.from_environment(url, debug=debug))
+    console.print(
+        f"Dashboard on http://{host}:{port}/ (development server; Ctrl+C stops it; for "
+        "production use gunicorn as docs/dashboard.md shows)."
+    )
+    dashboard.run(host=host, port=port, debug=debug)
+
+
+@app.command("serve")
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8050,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Dash debug mode: never on a reachable server.")
+    ] = False,
+) -> None:
+    """Serve the dashboard (login required; add users with pv-monitor users add)."""
+    from pv_monitor.store.engine import create_store_engine
+    from pv_monitor.store.migrate import StoreNotReady, require_current_schema
+
+    url = _state(ctx).database_url
+    engine = create_store_engine(url)
+    try:
+        require_current_schema(engine)
+    except StoreNotReady as error:
+        err_console.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from error
+    finally:
+        engine.dispose()
+    _serve(url, host, port, debug)
+
+
+DEMO_USERS = (
+    ("demo_clinician", "clinician"),
+    ("demo_safety", "safety_officer"),
+    ("demo_data", "data_manager"),
+    ("demo_admin", "admin"),
+)
+"""One demo user per role; the clinician sees the first site only."""
+
+
+def _demo_users(url: str) -> list[tuple[str, str, str]]:
+    """Create the demo users with fresh random passwords; (name, role, password) each."""
+    import secrets
+
+    from sqlalchemy import select
+
+    from pv_monitor.store.engine import create_store_engine, session_factory
+    from pv_monitor.store.models import Site
+    from pv_monitor.store.users import add_user
+
+    made = []
+    engine = create_store_engine(url)
+    try:
+        with session_factory(engine)() as session, session.begin():
+            first_site = session.scalars(select(Site.site_id).order_by(Site.site_key)).first()
+            for name, role in DEMO_USERS:
+                sites = [first_site] if role == "clinician" and first_site is not None else []
+                password = secrets.token_urlsafe(9)
+                add_user(session, name, role, password, actor=current_actor(), site_ids=sites)
+                made.append((name, role, password))
+    finally:
+        engine.dispose()
+    return made
+
+
 @app.command("demo")
 def demo(
     folder: Annotated[Path, typer.Option("--dir", help="Folder for the demo's files.")] = Path(
@@ -686,9 +757,15 @@ def demo(
     ),
     subjects: Annotated[int, typer.Option("--subjects", min=1, help="Cohort size.")] = 500,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the cohort.")] = 2026,
+    serve_after: Annotated[
+        bool,
+        typer.Option("--serve/--no-serve", help="Serve the dashboard at the end."),
+    ] = True,
+    port: Annotated[int, typer.Option(help="Port of the dashboard.")] = 8050,
 ) -> None:
     """Synthetic cohort -> real export files (tidy and SDTM) -> a fresh SQLite store, loaded
-    through the ETL from the tidy export."""
+    through the ETL from the tidy export, graded and alerted -> the dashboard on
+    127.0.0.1:8050 with one demo user per role."""
     import shutil
 
     from pv_monitor.config import sqlite_url
@@ -733,12 +810,22 @@ def demo(
     summary = run_pipeline(url, actor=current_actor())
     _print_run(summary)
     _print_rates(derived_rates(url))
+    from rich.table import Table
+
+    users = Table(title="Demo users (passwords made for this demo only)")
+    for column in ("user", "role", "password"):
+        users.add_column(column)
+    for row in _demo_users(url):
+        users.add_row(*row)
+    console.print(users)
     console.print(
         "Done: synthetic exports written, loaded through the ETL, graded and alerted. The alert "
-        f"queue: pv-monitor --database-url {url} alerts. The dashboard is added by the dashboard "
-        f"issue. The SDTM export of the same cohort loads with: pv-monitor load "
-        f"{exports['sdtm'].out_dir} --format sdtm (into another store)."
+        f"queue: pv-monitor --database-url {url} alerts. The SDTM export of the same cohort "
+        f"loads with: pv-monitor load {exports['sdtm'].out_dir} --format sdtm (into another "
+        "store)."
     )
+    if serve_after:
+        _serve(url, "127.0.0.1", port, debug=False)
 
 
 def _print_rates(rates: pd.DataFrame) -> None:

@@ -9,17 +9,18 @@ changed (:class:`AlertConflict`).
 Transitions (``ALERT_TRANSITIONS``): open -> acknowledged; open or acknowledged -> resolved or
 dismissed (a comment is required); assignment and comments in any state but closed ones.
 Roles: clinicians and admins act on alerts; safety officers may comment; data managers may not
-act. A clinician limited to sites acts only on their subjects.
+act. A clinician acts only on the subjects of their sites
+(:func:`~pv_monitor.store.users.site_scope`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import select, update
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -38,12 +39,13 @@ from pv_monitor.store.models import (
     Measurement,
     Product,
     RiskScore,
+    Site,
     Subject,
     ToxicityEpisode,
     ToxicityGrade,
 )
 from pv_monitor.store.pipeline_io import read_frame, reconciliation_inputs
-from pv_monitor.store.users import user_sites
+from pv_monitor.store.users import site_scope
 from pv_monitor.vocabulary import ALERT_SEVERITIES
 
 ACT_ROLES = ("clinician", "admin")
@@ -217,6 +219,154 @@ def alert_queue(session: Session, status: str | None, limit: int) -> pd.DataFram
     return queue.drop(columns="order")
 
 
+# ---- the dashboard's queue: server-side filters, sorting and paging ---------------------
+
+_SEVERITY_RANK = case(*((Alert.severity == s, i) for i, s in enumerate(ALERT_SEVERITIES)), else_=-1)
+QUEUE_COLUMNS: dict[str, Any] = {
+    "alert_id": Alert.alert_id,
+    "severity": Alert.severity,
+    "syndrome": Alert.syndrome,
+    "subject_key": Subject.subject_key,
+    "site": Site.site_key,
+    "study_day": Alert.study_day,
+    "status": Alert.status,
+    "raised_at": Alert.raised_at,
+    "updated_at": Alert.updated_at,
+    "assignee": AppUser.username,
+    "rule_id": Alert.rule_id,
+    "title": Alert.title,
+}
+"""The queue's columns, by the names the grid uses; sorting and filtering accept only these."""
+_SORT_KEYS: dict[str, Any] = QUEUE_COLUMNS | {"severity": _SEVERITY_RANK}
+_TEXT_FILTERS: dict[str, Callable[[Any, str], Any]] = {
+    "contains": lambda c, v: func.lower(c).contains(v.lower(), autoescape=True),
+    "notContains": lambda c, v: ~func.lower(c).contains(v.lower(), autoescape=True),
+    "equals": lambda c, v: func.lower(c) == v.lower(),
+    "notEqual": lambda c, v: func.lower(c) != v.lower(),
+    "startsWith": lambda c, v: func.lower(c).startswith(v.lower(), autoescape=True),
+    "endsWith": lambda c, v: func.lower(c).endswith(v.lower(), autoescape=True),
+}
+_NUMBER_FILTERS: dict[str, Callable[[Any, float], Any]] = {
+    "equals": lambda c, v: c == v,
+    "notEqual": lambda c, v: c != v,
+    "greaterThan": lambda c, v: c > v,
+    "greaterThanOrEqual": lambda c, v: c >= v,
+    "lessThan": lambda c, v: c < v,
+    "lessThanOrEqual": lambda c, v: c <= v,
+}
+
+
+def _condition(column: Any, spec: Mapping[str, Any]) -> Any:
+    """One AG Grid filter condition as SQL (bound parameters only)."""
+    kind = spec.get("type")
+    if kind == "blank":
+        return column.is_(None)
+    if kind == "notBlank":
+        return column.is_not(None)
+    if spec.get("filterType") == "number":
+        if kind == "inRange":
+            return column.between(float(spec["filter"]), float(spec["filterTo"]))
+        if kind in _NUMBER_FILTERS:
+            return _NUMBER_FILTERS[kind](column, float(spec["filter"]))
+    elif kind in _TEXT_FILTERS:
+        return _TEXT_FILTERS[kind](column, str(spec["filter"]))
+    raise AlertError(f"unsupported filter {spec.get('filterType')}:{kind}")
+
+
+def _filters(model: Mapping[str, Any]) -> list[Any]:
+    """AG Grid's ``filterModel`` as SQL conditions; an unknown column is refused."""
+    clauses = []
+    for name, spec in model.items():
+        if name not in QUEUE_COLUMNS:
+            raise AlertError(f"cannot filter on {name!r}")
+        column = QUEUE_COLUMNS[name]
+        if "conditions" in spec:
+            parts = [_condition(column, c) for c in spec["conditions"]]
+            clauses.append(or_(*parts) if spec.get("operator") == "OR" else and_(*parts))
+        else:
+            clauses.append(_condition(column, spec))
+    return clauses
+
+
+def _order(sort_model: Sequence[Mapping[str, Any]]) -> list[Any]:
+    """AG Grid's ``sortModel`` as ORDER BY; default most severe first, then newest."""
+    order = []
+    for item in sort_model:
+        name = item.get("colId")
+        if name not in _SORT_KEYS:
+            raise AlertError(f"cannot sort on {name!r}")
+        key = _SORT_KEYS[name]
+        order.append(key.desc() if item.get("sort") == "desc" else key.asc())
+    return [*order, _SEVERITY_RANK.desc(), Alert.raised_at.desc(), Alert.alert_id.desc()]
+
+
+def alert_rows(
+    session: Session,
+    scope: frozenset[int] | None,
+    *,
+    start: int = 0,
+    end: int = 100,
+    sort_model: Sequence[Mapping[str, Any]] = (),
+    filter_model: Mapping[str, Any] | None = None,
+) -> tuple[pd.DataFrame, int]:
+    """One page of the alert queue (rows ``start`` to ``end``) and the number of alerts that
+    match the filters, for a user who sees the sites ``scope`` (``None``: every site).
+
+    Filters and sorting follow AG Grid's ``filterModel`` and ``sortModel`` and run in SQL.
+
+    Raises
+    ------
+    AlertError
+        A filter or sort on a column the queue does not have, or an unsupported filter type.
+    """
+    conditions = _filters(filter_model or {})
+    if scope is not None:
+        conditions.append(Subject.site_id.in_(scope))
+    joined = (
+        select(*(c.label(n) for n, c in QUEUE_COLUMNS.items()))
+        .join(Subject, Subject.subject_id == Alert.subject_id)
+        .join(Site, Site.site_id == Subject.site_id)
+        .outerjoin(AppUser, AppUser.app_user_id == Alert.assigned_to_id)
+        .where(*conditions)
+    )
+    total = session.scalar(select(func.count()).select_from(joined.subquery())) or 0
+    page = read_frame(
+        session,
+        joined.order_by(*_order(sort_model)).offset(max(start, 0)).limit(max(end - start, 0)),
+    )
+    return page, int(total)
+
+
+def alert_history(session: Session, alert_id: int, scope: frozenset[int] | None) -> pd.DataFrame:
+    """Every event of one alert, oldest first (the workflow's own audit: who did what, when,
+    with which comment), if the alert is within ``scope``.
+
+    Raises
+    ------
+    AlertError
+        No such alert, or it is outside the user's sites.
+    """
+    alert = _get(session, alert_id)
+    if scope is not None:
+        site = session.scalar(select(Subject.site_id).where(Subject.subject_id == alert.subject_id))
+        if site not in scope:
+            raise AlertError(f"alert {alert_id} is outside the user's sites")
+    return read_frame(
+        session,
+        select(
+            AlertEvent.occurred_at,
+            AlertEvent.actor,
+            AlertEvent.event_type,
+            AlertEvent.from_status,
+            AlertEvent.to_status,
+            AlertEvent.comment_text,
+            AlertEvent.details,
+        )
+        .where(AlertEvent.alert_id == alert_id)
+        .order_by(AlertEvent.occurred_at, AlertEvent.alert_event_id),
+    )
+
+
 # ---- applying the engine's actions -----------------------------------------------------
 
 
@@ -325,8 +475,8 @@ def _check(session: Session, alert: Alert, user: AppUser, roles: tuple[str, ...]
         raise AlertError(f"user {user.username} is not active")
     if user.role not in roles:
         raise AlertError(f"a {user.role} may not do this (allowed: {', '.join(roles)})")
-    sites = user_sites(session, user)
-    if sites and user.role != "admin":
+    sites = site_scope(session, user)
+    if sites is not None:
         site = session.scalar(select(Subject.site_id).where(Subject.subject_id == alert.subject_id))
         if site not in sites:
             raise AlertError(f"alert {alert.alert_id} is outside {user.username}'s sites")

@@ -369,3 +369,18 @@ def training_frames(session: Session, codes: Sequence[str]) -> dict[str, pd.Data
         "daily": daily,
         "episodes": episodes,
     }
+
+
+def models_in_use(session: Session) -> list[str]:
+    """The trained models the last committed run used, as ``name@version[>=threshold]`` (empty:
+    alerts came from the published scores alone)."""
+    run = last_committed_run(session)
+    models = str((run.criteria or {}).get("models", "")) if run is not None else ""
+    return [m for m in models.split(";") if m]
+
+
+def data_version(session: Session) -> tuple[int, int]:
+    """The newest load batch and pipeline run ids: what derived views are cached against."""
+    batch = session.scalar(select(func.max(LoadBatch.load_batch_id))) or 0
+    run = session.scalar(select(func.max(PipelineRun.pipeline_run_id))) or 0
+    return int(batch), int(run)

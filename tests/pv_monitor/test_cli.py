@@ -85,7 +85,7 @@ def test_demo_loads_its_synthetic_export_into_a_migrated_store(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    result = runner.invoke(app, ["demo", "--subjects", "40"])
+    result = runner.invoke(app, ["demo", "--subjects", "40", "--no-serve"])
     assert result.exit_code == 0, result.output
     demo = tmp_path / "pv-monitor-demo"
     tidy = demo / "export" / "tidy"
@@ -116,23 +116,23 @@ def test_demo_loads_its_synthetic_export_into_a_migrated_store(
     queue = runner.invoke(app, ["--database-url", url, "alerts", "--status", "all"])
     assert queue.exit_code == 0, queue.output
     assert f"Alerts (all): {min(alerts, 50)} shown" in queue.output
-    added = runner.invoke(
-        app,
-        ["--database-url", url, "users", "add", "dr_x", "--role", "clinician"],
-        input="s3cret\ns3cret\n",
-    )
+    add_dr_x = ["--database-url", url, "users", "add", "dr_x", "--role", "clinician"]
+    siteless = runner.invoke(app, add_dr_x, input="s3cret\ns3cret\n")
+    assert siteless.exit_code == 2
+    assert "a clinician needs at least one site" in siteless.output
+    added = runner.invoke(app, [*add_dr_x, "--site", "S01"], input="s3cret\ns3cret\n")
     assert added.exit_code == 0, added.output
     assert "User dr_x (clinician) added." in added.output
-    again = runner.invoke(
-        app,
-        ["--database-url", url, "users", "add", "dr_x", "--role", "clinician"],
-        input="s3cret\ns3cret\n",
-    )
+    again = runner.invoke(app, [*add_dr_x, "--site", "S01"], input="s3cret\ns3cret\n")
     assert again.exit_code == 2
-    assert runner.invoke(app, ["demo", "--subjects", "20"]).exit_code == 0  # reruns from scratch
+    assert (
+        runner.invoke(app, ["demo", "--subjects", "20", "--no-serve"]).exit_code == 0
+    )  # reruns from scratch
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "data.csv").write_text("keep")
-    assert runner.invoke(app, ["demo", "--dir", str(tmp_path / "other")]).exit_code == 2
+    assert (
+        runner.invoke(app, ["demo", "--dir", str(tmp_path / "other"), "--no-serve"]).exit_code == 2
+    )
     assert (tmp_path / "other" / "data.csv").read_text() == "keep"
 
 

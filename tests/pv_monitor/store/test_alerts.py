@@ -47,8 +47,10 @@ def alert_store(store_url: str, tmp_path: Path) -> Iterator[tuple[str, int]]:
         other_site = session.scalar(
             select(Subject.site_id).where(Subject.site_id != subject.site_id)
         )
-        add_user(session, "dr_a", "clinician", "pw-a", actor="test")
-        add_user(session, "dr_b", "clinician", "pw-b", actor="test")
+        assert subject.site_id is not None
+        here = [subject.site_id]
+        add_user(session, "dr_a", "clinician", "pw-a", actor="test", site_ids=here)
+        add_user(session, "dr_b", "clinician", "pw-b", actor="test", site_ids=here)
         add_user(session, "dm", "data_manager", "pw-c", actor="test")
         add_user(session, "so", "safety_officer", "pw-d", actor="test")
         if other_site is not None:

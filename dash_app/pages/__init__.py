@@ -1,0 +1,1 @@
+"""The dashboard pages, one module each (registered with dash.register_page)."""
