@@ -189,7 +189,11 @@ def parse_numbers(text: pd.Series) -> pd.DataFrame:
     guessed).
     """
     stripped = text.fillna("").astype(str).str.strip()
-    value = pd.to_numeric(stripped, errors="coerce")  # plain numbers, in C
+    value = pd.to_numeric(stripped, errors="coerce").astype(float)  # plain numbers, in C
+    parsed = value.notna()
+    # pandas 2's C parser can be off by one unit in the last place for extreme exponents; the
+    # values it accepted are re-read with Python's correctly rounded float().
+    value.loc[parsed] = stripped[parsed].map(float)
     operator = pd.Series(None, index=text.index, dtype=object)
     empty = stripped == ""
     rest = value.isna() & ~empty

@@ -19,8 +19,10 @@ def test_rates_are_proportions_and_days_are_ordered() -> None:
 
 def test_clinical_reference_figures_are_kept_verbatim() -> None:
     """Spot checks against clinical.md §7.2."""
-    rates = load_pivotal_rates().set_index(["trial", "population", "metric"])
-    assert rates.loc[("ZUMA-1", "label Study 1", "crs_any"), "value"] == 0.94
-    assert rates.loc[("ZUMA-2", "label population", "neuro_duration_days"), "high"] == 454
-    assert rates.loc[("KarMMa", "pivotal", "neuro_grade3plus"), "evidence"] == "UNCONFIRMED"
-    assert rates.loc[("JULIET", "pivotal", "crs_any"), "scale"] == "penn"
+    rates = load_pivotal_rates().set_index(["trial", "population", "metric"]).sort_index()
+    assert rates.loc[[("ZUMA-1", "label Study 1", "crs_any")], "value"].item() == 0.94
+    assert rates.loc[[("ZUMA-2", "label population", "neuro_duration_days")], "high"].item() == 454
+    assert (
+        rates.loc[[("KarMMa", "pivotal", "neuro_grade3plus")], "evidence"].item() == "UNCONFIRMED"
+    )
+    assert rates.loc[[("JULIET", "pivotal", "crs_any")], "scale"].item() == "penn"
