@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from html import escape
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import flask
 from flask_limiter import Limiter
@@ -82,6 +82,12 @@ def sessions() -> sessionmaker[Session]:
     return factory
 
 
+def dashboard_config() -> DashboardConfig:
+    """The running app's configuration."""
+    config: DashboardConfig = flask.current_app.extensions["pv_monitor"]["config"]
+    return config
+
+
 def require_roles(*roles: str) -> DashboardUser:
     """The current user, if logged in with one of ``roles``; otherwise the request is refused
     with 403 (and the refusal logged). Call it first in every callback that reads or writes."""
@@ -113,12 +119,16 @@ def page_user(roles: tuple[str, ...], *, quiet: bool = False) -> DashboardUser |
 NOT_PERMITTED = "Your role does not give access to this page."
 
 
+def _dashboard_user(session: Session, user: AppUser) -> DashboardUser:
+    return DashboardUser(user.app_user_id, user.username, user.role, site_scope(session, user))
+
+
 def _load_user(user_id: str) -> DashboardUser | None:
     with sessions()() as session:
         user = session.get(AppUser, int(user_id)) if user_id.isdigit() else None
         if user is None or not user.is_active:
             return None
-        return DashboardUser(user.app_user_id, user.username, user.role, site_scope(session, user))
+        return _dashboard_user(session, user)
 
 
 def _same_origin() -> bool:
@@ -154,7 +164,7 @@ def _guard() -> Any:
     if current_user.is_authenticated:
         return None
     if request.method == "GET" and not path.startswith("/_"):
-        return flask.redirect(f"{LOGIN_PATH}?next={escape(path)}")
+        return flask.redirect(f"{LOGIN_PATH}?{urlencode({'next': path})}")
     return flask.make_response(("login required", 401))
 
 
@@ -189,11 +199,7 @@ def _login() -> Any:
     password = flask.request.form.get("password", "")
     with sessions()() as session:
         user = authenticate(session, username, password)
-        found = (
-            DashboardUser(user.app_user_id, user.username, user.role, site_scope(session, user))
-            if user is not None
-            else None
-        )
+        found = _dashboard_user(session, user) if user is not None else None
     if found is None:
         log.warning("failed login for user %r from %s", username, get_remote_address())
         return _login_page("Unknown user name or wrong password.", 401)

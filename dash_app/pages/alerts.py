@@ -13,7 +13,13 @@ import pandas as pd
 from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, html
 
 from dash_app import ids
-from dash_app.security import NOT_PERMITTED, page_user, require_roles, sessions
+from dash_app.security import (
+    NOT_PERMITTED,
+    dashboard_config,
+    page_user,
+    require_roles,
+    sessions,
+)
 from pv_monitor.store.alerts import (
     ACT_ROLES,
     COMMENT_ROLES,
@@ -61,11 +67,11 @@ def layout(**_: Any) -> html.Div:
     """The queue, the selected alert and its actions."""
     if page_user(ROLES) is None:
         return html.Div(html.P(NOT_PERMITTED, id="page-refused"))
-    config = dash.get_app().server.extensions["pv_monitor"]["config"]
+    config = dashboard_config()
     return html.Div(
         [
             html.H1("Alerts"),
-            html.P(id=ids.ALERTS_MODEL_STATUS, className="note"),
+            html.P(_model_status(), id=ids.ALERTS_MODEL_STATUS, className="note"),
             dag.AgGrid(
                 id=ids.ALERTS_GRID,
                 columnDefs=COLUMNS,
@@ -117,19 +123,18 @@ def layout(**_: Any) -> html.Div:
     )
 
 
-@callback(Output(ids.ALERTS_MODEL_STATUS, "children"), Input(ids.ALERTS_REFRESH, "disabled"))
-def model_status(_: Any) -> str:
-    """Say whether alerts come from trained models too, or from published scores alone."""
-    require_roles(*ROLES)
+def _model_status() -> str:
+    """Whether alerts come from trained models too, or from published scores alone."""
     with sessions()() as session:
         models = models_in_use(session)
-    if not any(">=" in m for m in models):
+    alerting = [m for m in models if ">=" in m]
+    if not alerting:
         return (
             "Alerts come from the published scores and rules alone: no trained model is set to "
             "alert (a model alerts only after it reaches the site's minimum cross-validated "
             "AUROC and the site sets an alert probability; docs/models.md)."
         )
-    return "Trained models that may alert: " + ", ".join(m for m in models if ">=" in m) + "."
+    return "Trained models that may alert: " + ", ".join(alerting) + "."
 
 
 @callback(Output(ids.ALERTS_GRID, "getRowsResponse"), Input(ids.ALERTS_GRID, "getRowsRequest"))

@@ -14,6 +14,7 @@ from dash import Input, Output, callback, dcc, html
 from dash_app import ids
 from dash_app.figures import survival_figure
 from dash_app.security import NOT_PERMITTED, log, page_user, require_roles, sessions
+from dash_app.tables import text_table
 from pv_monitor.store.pipeline_io import data_version
 from pv_monitor.store.survival_io import survival_inputs
 from pv_monitor.survival import compare_groups, cumulative_incidence, kaplan_meier
@@ -142,14 +143,6 @@ def export(_: int) -> Any:
     )
 
 
-def _table(frame: pd.DataFrame) -> html.Table:
-    head = html.Thead(html.Tr([html.Th(str(c)) for c in frame.columns]))
-    body = html.Tbody(
-        [html.Tr([html.Td(str(v)) for v in row]) for row in frame.itertuples(index=False)]
-    )
-    return html.Table([head, body])
-
-
 def _comparison(frame: pd.DataFrame, endpoint: Endpoint, group: str | None) -> html.Div:
     if group is None or frame[group].nunique() < 2:
         return html.Div(html.P("Choose a grouping with at least two groups to compare."))
@@ -161,7 +154,7 @@ def _comparison(frame: pd.DataFrame, endpoint: Endpoint, group: str | None) -> h
         [
             html.P(f"Log-rank p = {result.logrank_p:.3g} ({kind}hazards)."),
             html.P(f"Cox proportional-hazards ratios ({kind}), reference: the largest group."),
-            _table(table),
+            text_table(table),
         ]
     )
 
@@ -197,7 +190,7 @@ def update(endpoint_key: str, group_key: str) -> Any:
     ).reset_index()
     at_risk.columns = ["group", *(f"day {int(t)}" for t in at_risk.columns[1:])]
     figure = survival_figure(curves.curves, endpoint.label, endpoint.y_title)
-    return figure, _table(at_risk), _comparison(frame, endpoint, group), scope_note
+    return figure, text_table(at_risk), _comparison(frame, endpoint, group), scope_note
 
 
 dash.register_page(__name__, path="/cohort", name="Cohort", order=3, roles=ROLES, layout=layout)

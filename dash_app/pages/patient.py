@@ -12,6 +12,7 @@ from dash import Input, Output, State, callback, dcc, html
 from dash_app import ids
 from dash_app.figures import timeline_figure
 from dash_app.security import NOT_PERMITTED, page_user, require_roles, sessions
+from dash_app.tables import text_table
 from pv_monitor.reference.management import MANAGEMENT_TITLE, management_summary
 from pv_monitor.store.timeline import PatientNotVisible, patient_timeline
 
@@ -39,18 +40,6 @@ def layout(subject_id: str | None = None, **_: Any) -> html.Div:
             html.Div(id=ids.PATIENT_SCORES),
         ]
     )
-
-
-def _table(frame: pd.DataFrame, columns: dict[str, str]) -> html.Table:
-    """A plain table; every cell is text (Dash escapes it)."""
-    head = html.Thead(html.Tr([html.Th(label) for label in columns.values()]))
-    body = html.Tbody(
-        [
-            html.Tr([html.Td("" if pd.isna(row[c]) else str(row[c])) for c in columns])
-            for row in frame.to_dict("records")
-        ]
-    )
-    return html.Table([head, body])
 
 
 def _management(days: pd.DataFrame) -> list[Any]:
@@ -108,11 +97,11 @@ def show(subject_id: str | None, _: str) -> Any:
             ),
         ]
     )
-    alerts = _table(
+    alerts = text_table(
         timeline.alerts,
         {"study_day": "Day", "severity": "Severity", "status": "Status", "title": "Alert"},
     )
-    scores = _table(
+    scores = text_table(
         timeline.scores,
         {"score": "Score", "timepoint": "When", "value": "Value", "category": "Category",
          "reason": "Why"},

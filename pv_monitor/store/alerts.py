@@ -346,11 +346,7 @@ def alert_history(session: Session, alert_id: int, scope: frozenset[int] | None)
     AlertError
         No such alert, or it is outside the user's sites.
     """
-    alert = _get(session, alert_id)
-    if scope is not None:
-        site = session.scalar(select(Subject.site_id).where(Subject.subject_id == alert.subject_id))
-        if site not in scope:
-            raise AlertError(f"alert {alert_id} is outside the user's sites")
+    _require_in_scope(session, _get(session, alert_id), scope, "the user")
     return read_frame(
         session,
         select(
@@ -475,11 +471,18 @@ def _check(session: Session, alert: Alert, user: AppUser, roles: tuple[str, ...]
         raise AlertError(f"user {user.username} is not active")
     if user.role not in roles:
         raise AlertError(f"a {user.role} may not do this (allowed: {', '.join(roles)})")
-    sites = site_scope(session, user)
-    if sites is not None:
-        site = session.scalar(select(Subject.site_id).where(Subject.subject_id == alert.subject_id))
-        if site not in sites:
-            raise AlertError(f"alert {alert.alert_id} is outside {user.username}'s sites")
+    _require_in_scope(session, alert, site_scope(session, user), user.username)
+
+
+def _require_in_scope(
+    session: Session, alert: Alert, scope: frozenset[int] | None, who: str
+) -> None:
+    """Refuse an alert whose subject is outside ``scope`` (``None``: every site)."""
+    if scope is None:
+        return
+    site = session.scalar(select(Subject.site_id).where(Subject.subject_id == alert.subject_id))
+    if site not in scope:
+        raise AlertError(f"alert {alert.alert_id} is outside {who}'s sites")
 
 
 def _get(session: Session, alert_id: int) -> Alert:

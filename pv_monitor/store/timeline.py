@@ -9,7 +9,7 @@ of indexed queries whatever the size of the store.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 import pandas as pd
@@ -264,8 +264,5 @@ def _assessments(session: Session, subject_id: int, day0: date) -> pd.DataFrame:
         .where(DiseaseAssessment.subject_id == subject_id)
         .order_by(DiseaseAssessment.assessed_on),
     )
-    moments = rows["assessed_on"].map(
-        lambda d: datetime(d.year, d.month, d.day) if d is not None else None
-    )
-    rows["study_day"] = _study_day(moments, day0) if len(rows) else []
+    rows["study_day"] = _study_day(rows["assessed_on"], day0) if len(rows) else []
     return rows.drop(columns="assessed_on")
