@@ -398,6 +398,29 @@ SIGNAL_STATUSES = (
     "closed",
 )
 """GVP Module IX signal lifecycle (pharmacovigilance.md §1.2)."""
+SIGNAL_TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "new": ("under_validation",),
+    "under_validation": ("validated", "refuted"),
+    "validated": ("under_assessment",),
+    "under_assessment": ("closed",),
+    "refuted": (),
+    "closed": (),
+}
+"""Allowed signal status changes (pharmacovigilance.md §8: new -> validation -> validated or
+refuted -> assessment -> closed). A refuted (not validated) signal ends there; new evidence is a
+new potential signal."""
+SIGNAL_SIGNED_STATUSES = ("refuted", "closed")
+"""Decisions that end a signal need an electronic signature (re-entered password, printed name,
+date-time and meaning; 21 CFR 11.50 and 11.200, pharmacovigilance.md §8)."""
+METHOD_FAMILIES = (
+    "disproportionality",
+    "rate_vs_reference",
+    "sequential",
+    "bayesian",
+    "rule_based_clinical",
+)
+"""Families of signal-detection methods; every alert and signal says which one produced it
+(pharmacovigilance.md §2.1 "fitness for purpose" and §8)."""
 LOAD_STATUSES = ("running", "committed", "partial", "rejected", "failed", "unchanged")
 """``committed``: every row loaded; ``partial``: good rows loaded under ``--accept-partial``;
 ``rejected``: nothing loaded because a row was rejected; ``failed``: the load stopped on an error;

@@ -21,14 +21,14 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy import and_, case, func, or_, select, update
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from pv_monitor.alerts.engine import Action
 from pv_monitor.alerts.rules import DerivedFrames
 from pv_monitor.grading.reconcile import reconcile
 from pv_monitor.relapse.markers import MARKER_CODES
-from pv_monitor.store.audit import Change, record_changes
+from pv_monitor.store.audit import Change, json_ready, record_changes
+from pv_monitor.store.engine import conditional_update
 from pv_monitor.store.models import (
     AdverseEvent,
     Alert,
@@ -366,18 +366,6 @@ def alert_history(session: Session, alert_id: int, scope: frozenset[int] | None)
 # ---- applying the engine's actions -----------------------------------------------------
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)):
-        return None
-    if hasattr(value, "item"):
-        return value.item()
-    return value
-
-
 def apply_actions(session: Session, actions: Sequence[Action]) -> dict[str, int]:
     """Write the engine's actions: alerts, their events, and the audit entries."""
     now = datetime.now(UTC)
@@ -387,7 +375,7 @@ def apply_actions(session: Session, actions: Sequence[Action]) -> dict[str, int]
         before: str | None
         after: str | None
         c = action.candidate
-        evidence = {"level": c["level"], "rule_evidence": _plain(c["evidence"])}
+        evidence = {"level": c["level"], "rule_evidence": json_ready(c["evidence"])}
         values = {
             "severity": c["severity"],
             "title": c["title"],
@@ -418,7 +406,7 @@ def apply_actions(session: Session, actions: Sequence[Action]) -> dict[str, int]
                 .where(Alert.alert_id == action.alert_id, Alert.status == action.previous_status)
                 .values(status=after, rule_version=c["rule_version"], **values)
             )
-            if _conditional_update(session, statement) != 1:
+            if conditional_update(session, statement) != 1:
                 # a user changed the alert since the engine read it: their change stands, and
                 # the next run compares the candidate with it again
                 counts["skipped"] = counts.get("skipped", 0) + 1
@@ -529,26 +517,11 @@ def transition(
         .where(Alert.alert_id == alert_id, Alert.status == seen)
         .values(status=target, updated_at=now)
     )
-    if _conditional_update(session, statement) != 1:
+    if conditional_update(session, statement) != 1:
         raise AlertConflict(f"alert {alert_id} changed since it was seen as {seen}")
     _event(session, alert_id, user, target, seen, target, comment, now)  # event = new status
     session.refresh(alert)
     return alert
-
-
-def _conditional_update(session: Session, statement: Any) -> int:
-    """Rows a conditional UPDATE changed. SQLite refuses the write of a transaction whose
-    snapshot another writer has overtaken ("database is locked"): that is the same conflict."""
-    try:
-        result = session.execute(
-            statement,
-            execution_options={"preserve_rowcount": True},
-        )
-    except OperationalError as error:
-        if "database is locked" in str(error):
-            return 0
-        raise
-    return int(getattr(result, "rowcount", 0))
 
 
 def assign(session: Session, alert_id: int, user: AppUser, assignee: AppUser) -> Alert:
@@ -570,7 +543,7 @@ def assign(session: Session, alert_id: int, user: AppUser, assignee: AppUser) ->
         )
         .values(assigned_to_id=assignee.app_user_id, updated_at=now)
     )
-    if _conditional_update(session, statement) != 1:
+    if conditional_update(session, statement) != 1:
         raise AlertConflict(f"alert {alert_id} changed since it was seen")
     _event(
         session,

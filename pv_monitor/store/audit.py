@@ -39,6 +39,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
+import pandas as pd
 from sqlalchemy import inspect, select, text
 from sqlalchemy.orm import Session
 
@@ -69,6 +70,20 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, Enum):
         return value.value
     raise TypeError(f"cannot write a {type(value).__name__} to the audit trail")
+
+
+def json_ready(value: Any) -> Any:
+    """``value`` with numpy scalars made Python and missing values (NaN, NA) made ``None``,
+    recursively through dicts, lists and tuples: ready for a JSON column or the audit trail."""
+    if isinstance(value, dict):
+        return {str(k): json_ready(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_ready(v) for v in value]
+    if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)):
+        return None
+    if hasattr(value, "item"):
+        return value.item()
+    return value
 
 
 def canonical_json(value: Any) -> str:

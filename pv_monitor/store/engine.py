@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -115,3 +116,18 @@ def create_store_engine(url: str | URL, **kwargs: Any) -> Engine:
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     """A session factory bound to ``engine`` (sessions do not expire objects on commit)."""
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def conditional_update(session: Session, statement: Any) -> int:
+    """Rows a conditional UPDATE changed (0: the row was no longer in the state it was seen in).
+
+    SQLite refuses the write of a transaction whose snapshot another writer has overtaken
+    ("database is locked"): that is the same conflict, so it also counts as 0.
+    """
+    try:
+        result = session.execute(statement, execution_options={"preserve_rowcount": True})
+    except OperationalError as error:
+        if "database is locked" in str(error):
+            return 0
+        raise
+    return int(getattr(result, "rowcount", 0))

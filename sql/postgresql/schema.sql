@@ -175,6 +175,53 @@ COMMENT ON COLUMN app_user.is_active IS 'False once access is revoked.';
 
 COMMENT ON COLUMN app_user.created_at IS 'When the user was created (UTC).';
 
+CREATE TABLE analysis_run (
+	analysis_run_id SERIAL NOT NULL, 
+	run_key VARCHAR(64) NOT NULL, 
+	method_family VARCHAR(32) NOT NULL, 
+	method VARCHAR(255) NOT NULL, 
+	parameters JSON, 
+	thresholds JSON, 
+	data_from DATE, 
+	data_lock_point DATE, 
+	database_sha256 VARCHAR(64), 
+	software_version VARCHAR(32) NOT NULL, 
+	run_by VARCHAR(255) NOT NULL, 
+	started_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	hits INTEGER NOT NULL, 
+	CONSTRAINT pk_analysis_run PRIMARY KEY (analysis_run_id), 
+	CONSTRAINT uq_analysis_run_run_key UNIQUE (run_key), 
+	CONSTRAINT ck_analysis_run_method_family CHECK (method_family IN ('disproportionality', 'rate_vs_reference', 'sequential', 'bayesian', 'rule_based_clinical'))
+);
+
+COMMENT ON TABLE analysis_run IS 'Signal-detection runs (method, parameters, thresholds, data cut, version).';
+
+COMMENT ON COLUMN analysis_run.analysis_run_id IS 'Surrogate key.';
+
+COMMENT ON COLUMN analysis_run.run_key IS 'Human-facing run identifier.';
+
+COMMENT ON COLUMN analysis_run.method_family IS 'disproportionality, rate_vs_reference, sequential, bayesian or rule_based_clinical.';
+
+COMMENT ON COLUMN analysis_run.method IS 'Method, e.g. gps, prr, bernoulli_cusum.';
+
+COMMENT ON COLUMN analysis_run.parameters IS 'Method parameters (JSON).';
+
+COMMENT ON COLUMN analysis_run.thresholds IS 'Thresholds applied (JSON).';
+
+COMMENT ON COLUMN analysis_run.data_from IS 'Start of the data interval.';
+
+COMMENT ON COLUMN analysis_run.data_lock_point IS 'Data-lock point (end).';
+
+COMMENT ON COLUMN analysis_run.database_sha256 IS 'Content hash of the data analysed.';
+
+COMMENT ON COLUMN analysis_run.software_version IS 'pv-monitor version.';
+
+COMMENT ON COLUMN analysis_run.run_by IS 'Who ran it.';
+
+COMMENT ON COLUMN analysis_run.started_at IS 'When (UTC).';
+
+COMMENT ON COLUMN analysis_run.hits IS 'Combinations over threshold.';
+
 CREATE TABLE site (
 	site_id SERIAL NOT NULL, 
 	study_id INTEGER NOT NULL, 
@@ -265,6 +312,8 @@ CREATE TABLE signal (
 	population VARCHAR(255), 
 	source_type VARCHAR(32) NOT NULL, 
 	analysis_run JSON, 
+	analysis_run_id INTEGER, 
+	method_family VARCHAR(32), 
 	status VARCHAR(32) NOT NULL, 
 	priority VARCHAR(32), 
 	detected_on DATE NOT NULL, 
@@ -274,7 +323,8 @@ CREATE TABLE signal (
 	CONSTRAINT pk_signal PRIMARY KEY (signal_id), 
 	CONSTRAINT uq_signal_signal_key UNIQUE (signal_key), 
 	CONSTRAINT ck_signal_status CHECK (status IN ('new', 'under_validation', 'validated', 'refuted', 'under_assessment', 'closed')), 
-	CONSTRAINT fk_signal_product_id_product FOREIGN KEY(product_id) REFERENCES product (product_id)
+	CONSTRAINT fk_signal_product_id_product FOREIGN KEY(product_id) REFERENCES product (product_id), 
+	CONSTRAINT fk_signal_analysis_run_id_analysis_run FOREIGN KEY(analysis_run_id) REFERENCES analysis_run (analysis_run_id)
 );
 
 CREATE INDEX ix_signal_status ON signal (status);
@@ -296,6 +346,10 @@ COMMENT ON COLUMN signal.population IS 'Population or subgroup, if any.';
 COMMENT ON COLUMN signal.source_type IS 'statistical, clinical_review, literature, dsmb, regulator.';
 
 COMMENT ON COLUMN signal.analysis_run IS 'Run id, method, parameters, thresholds, data cut, version, statistics (JSON).';
+
+COMMENT ON COLUMN signal.analysis_run_id IS 'The analysis run that raised it (statistical sources).';
+
+COMMENT ON COLUMN signal.method_family IS 'Method family of a statistical source (vocabulary.METHOD_FAMILIES).';
 
 COMMENT ON COLUMN signal.status IS 'GVP IX status (vocabulary.SIGNAL_STATUSES).';
 
@@ -413,6 +467,8 @@ CREATE TABLE signal_event (
 	actor_role VARCHAR(32) NOT NULL, 
 	occurred_at TIMESTAMP WITH TIME ZONE NOT NULL, 
 	rationale TEXT NOT NULL, 
+	signed_name VARCHAR(255), 
+	signature_meaning VARCHAR(255), 
 	CONSTRAINT pk_signal_event PRIMARY KEY (signal_event_id), 
 	CONSTRAINT fk_signal_event_signal_id_signal FOREIGN KEY(signal_id) REFERENCES signal (signal_id)
 );
@@ -436,6 +492,10 @@ COMMENT ON COLUMN signal_event.actor_role IS 'Role of who decided.';
 COMMENT ON COLUMN signal_event.occurred_at IS 'When (UTC, server clock).';
 
 COMMENT ON COLUMN signal_event.rationale IS 'Rationale (required at each decision).';
+
+COMMENT ON COLUMN signal_event.signed_name IS 'Printed name of the signer, for decisions that need an electronic signature.';
+
+COMMENT ON COLUMN signal_event.signature_meaning IS 'Meaning of the signature (21 CFR 11.50), e.g. ''closure approved''.';
 
 CREATE OR REPLACE FUNCTION pv_monitor_refuse_change() RETURNS trigger
 LANGUAGE plpgsql AS $$

@@ -77,6 +77,25 @@ CREATE TABLE app_user (
 	CONSTRAINT uq_app_user_username UNIQUE (username)
 );
 
+CREATE TABLE analysis_run (
+	analysis_run_id INTEGER NOT NULL, 
+	run_key VARCHAR(64) NOT NULL, 
+	method_family VARCHAR(32) NOT NULL, 
+	method VARCHAR(255) NOT NULL, 
+	parameters JSON, 
+	thresholds JSON, 
+	data_from DATE, 
+	data_lock_point DATE, 
+	database_sha256 VARCHAR(64), 
+	software_version VARCHAR(32) NOT NULL, 
+	run_by VARCHAR(255) NOT NULL, 
+	started_at DATETIME NOT NULL, 
+	hits INTEGER NOT NULL, 
+	CONSTRAINT pk_analysis_run PRIMARY KEY (analysis_run_id), 
+	CONSTRAINT uq_analysis_run_run_key UNIQUE (run_key), 
+	CONSTRAINT ck_analysis_run_method_family CHECK (method_family IN ('disproportionality', 'rate_vs_reference', 'sequential', 'bayesian', 'rule_based_clinical'))
+);
+
 CREATE TABLE site (
 	site_id INTEGER NOT NULL, 
 	study_id INTEGER NOT NULL, 
@@ -121,6 +140,8 @@ CREATE TABLE signal (
 	population VARCHAR(255), 
 	source_type VARCHAR(32) NOT NULL, 
 	analysis_run JSON, 
+	analysis_run_id INTEGER, 
+	method_family VARCHAR(32), 
 	status VARCHAR(32) NOT NULL, 
 	priority VARCHAR(32), 
 	detected_on DATE NOT NULL, 
@@ -130,7 +151,8 @@ CREATE TABLE signal (
 	CONSTRAINT pk_signal PRIMARY KEY (signal_id), 
 	CONSTRAINT uq_signal_signal_key UNIQUE (signal_key), 
 	CONSTRAINT ck_signal_status CHECK (status IN ('new', 'under_validation', 'validated', 'refuted', 'under_assessment', 'closed')), 
-	CONSTRAINT fk_signal_product_id_product FOREIGN KEY(product_id) REFERENCES product (product_id)
+	CONSTRAINT fk_signal_product_id_product FOREIGN KEY(product_id) REFERENCES product (product_id), 
+	CONSTRAINT fk_signal_analysis_run_id_analysis_run FOREIGN KEY(analysis_run_id) REFERENCES analysis_run (analysis_run_id)
 );
 
 CREATE INDEX ix_signal_status ON signal (status);
@@ -191,6 +213,8 @@ CREATE TABLE signal_event (
 	actor_role VARCHAR(32) NOT NULL, 
 	occurred_at DATETIME NOT NULL, 
 	rationale TEXT NOT NULL, 
+	signed_name VARCHAR(255), 
+	signature_meaning VARCHAR(255), 
 	CONSTRAINT pk_signal_event PRIMARY KEY (signal_event_id), 
 	CONSTRAINT fk_signal_event_signal_id_signal FOREIGN KEY(signal_id) REFERENCES signal (signal_id)
 );

@@ -21,6 +21,7 @@ from pv_monitor.store.models.derived import (
     ToxicityGrade,
 )
 from pv_monitor.store.models.governance import (
+    AnalysisRun,
     AppUser,
     AppUserSite,
     AuditLog,
@@ -41,6 +42,7 @@ __all__ = [
     "AdverseEvent",
     "Alert",
     "AlertEvent",
+    "AnalysisRun",
     "AppUser",
     "AppUserSite",
     "AuditLog",

@@ -19,7 +19,7 @@ from pv_monitor.store.base import (
     Timestamp,
 )
 from pv_monitor.store.models._mixins import check_in
-from pv_monitor.vocabulary import LOAD_STATUSES, ROLES, SIGNAL_STATUSES
+from pv_monitor.vocabulary import LOAD_STATUSES, METHOD_FAMILIES, ROLES, SIGNAL_STATUSES
 
 
 class LoadBatch(Base):
@@ -150,6 +150,41 @@ class AppUserSite(Base):
     )
 
 
+class AnalysisRun(Base):
+    """One run of a signal-detection method: what was computed, on which data, by whom.
+
+    Every potential signal links to the run that raised it, so its statistics at detection can be
+    traced to the method, parameters, thresholds, data-lock point, database content hash and
+    software version (pharmacovigilance.md §1.2 "Origin", §8 "Signal management").
+    """
+
+    __tablename__ = "analysis_run"
+    __table_args__ = (
+        UniqueConstraint("run_key"),
+        CheckConstraint(check_in("method_family", METHOD_FAMILIES), "method_family"),
+        {"comment": "Signal-detection runs (method, parameters, thresholds, data cut, version)."},
+    )
+
+    analysis_run_id: Mapped[int] = mapped_column(primary_key=True, comment="Surrogate key.")
+    run_key: Mapped[Key] = mapped_column(comment="Human-facing run identifier.")
+    method_family: Mapped[Code] = mapped_column(
+        comment="disproportionality, rate_vs_reference, sequential, bayesian or "
+        "rule_based_clinical."
+    )
+    method: Mapped[Name] = mapped_column(comment="Method, e.g. gps, prr, bernoulli_cusum.")
+    parameters: Mapped[JsonValue | None] = mapped_column(comment="Method parameters (JSON).")
+    thresholds: Mapped[JsonValue | None] = mapped_column(comment="Thresholds applied (JSON).")
+    data_from: Mapped[date | None] = mapped_column(comment="Start of the data interval.")
+    data_lock_point: Mapped[date | None] = mapped_column(comment="Data-lock point (end).")
+    database_sha256: Mapped[Sha256 | None] = mapped_column(
+        comment="Content hash of the data analysed."
+    )
+    software_version: Mapped[Code] = mapped_column(comment="pv-monitor version.")
+    run_by: Mapped[Name] = mapped_column(comment="Who ran it.")
+    started_at: Mapped[Timestamp] = mapped_column(comment="When (UTC).")
+    hits: Mapped[int] = mapped_column(comment="Combinations over threshold.")
+
+
 class Signal(Base):
     """A potential signal and its GVP Module IX lifecycle (pharmacovigilance.md §1.2)."""
 
@@ -174,6 +209,13 @@ class Signal(Base):
     )
     analysis_run: Mapped[JsonValue | None] = mapped_column(
         comment="Run id, method, parameters, thresholds, data cut, version, statistics (JSON)."
+    )
+    analysis_run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("analysis_run.analysis_run_id"),
+        comment="The analysis run that raised it (statistical sources).",
+    )
+    method_family: Mapped[Code | None] = mapped_column(
+        comment="Method family of a statistical source (vocabulary.METHOD_FAMILIES)."
     )
     status: Mapped[Code] = mapped_column(comment="GVP IX status (vocabulary.SIGNAL_STATUSES).")
     priority: Mapped[Code | None] = mapped_column(comment="Priority level.")
@@ -203,11 +245,18 @@ class SignalEvent(Base):
     actor_role: Mapped[Code] = mapped_column(comment="Role of who decided.")
     occurred_at: Mapped[Timestamp] = mapped_column(comment="When (UTC, server clock).")
     rationale: Mapped[LongText] = mapped_column(comment="Rationale (required at each decision).")
+    signed_name: Mapped[Name | None] = mapped_column(
+        comment="Printed name of the signer, for decisions that need an electronic signature."
+    )
+    signature_meaning: Mapped[Name | None] = mapped_column(
+        comment="Meaning of the signature (21 CFR 11.50), e.g. 'closure approved'."
+    )
 
     signal: Mapped[Signal] = relationship(back_populates="events")
 
 
 __all__ = [
+    "AnalysisRun",
     "AppUser",
     "AppUserSite",
     "AuditLog",
