@@ -8,6 +8,7 @@ from __future__ import annotations
 import getpass
 import os
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -40,9 +41,11 @@ db_app = typer.Typer(
 )
 audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
 users_app = typer.Typer(help="Users and roles.", no_args_is_help=True)
+signals_app = typer.Typer(help="Signal detection and tracking.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
 app.add_typer(users_app, name="users")
+app.add_typer(signals_app, name="signals")
 
 
 @dataclass(frozen=True)
@@ -503,6 +506,70 @@ def alerts_command(
             str(row["status"]),
         )
     console.print(table)
+
+
+@app.command("report")
+def report_command(
+    ctx: typer.Context,
+    start: Annotated[
+        datetime, typer.Option("--from", formats=["%Y-%m-%d"], help="Interval start (date).")
+    ],
+    lock: Annotated[
+        datetime, typer.Option("--to", formats=["%Y-%m-%d"], help="Data-lock point (date).")
+    ],
+    product: Annotated[
+        str | None, typer.Option("--product", help="One product (brand or generic name).")
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", help="Folder for the three files.")] = Path(
+        "reports"
+    ),
+    meddra: Annotated[
+        Path | None,
+        typer.Option(
+            "--meddra",
+            help="A licensed MedDRA MedAscii folder (default: $PV_MONITOR_MEDDRA_DIR, if set).",
+        ),
+    ] = None,
+) -> None:
+    """The periodic signal report for a data-lock point: HTML, PDF and XLSX with every table."""
+    from pv_monitor.report.build import ReportRequest
+    from pv_monitor.reporting import write_report
+    from pv_monitor.store.report_io import UnknownProduct
+
+    request = ReportRequest(start.date(), lock.date(), product)
+    try:
+        files = write_report(_state(ctx).database_url, request, out, meddra_dir=meddra)
+    except (UnknownProduct, ValueError) as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from error
+    console.print(
+        f"Data-lock point {request.data_lock_point}; content hash {files.database_sha256}"
+    )
+    for path in (files.html, files.pdf, files.xlsx):
+        console.print(f"wrote {path}")
+
+
+@signals_app.command("screen")
+def signals_screen(
+    ctx: typer.Context,
+    start: Annotated[
+        datetime, typer.Option("--from", formats=["%Y-%m-%d"], help="Interval start (date).")
+    ],
+    lock: Annotated[
+        datetime, typer.Option("--to", formats=["%Y-%m-%d"], help="Data-lock point (date).")
+    ],
+) -> None:
+    """Run the statistical screens and record their hits as potential signals (not signals:
+    a person validates them)."""
+    from pv_monitor.reporting import screen_signals
+
+    summary = screen_signals(
+        _state(ctx).database_url, start.date(), lock.date(), actor=current_actor()
+    )
+    console.print(
+        f"disproportionality hits: {summary.disproportionality_hits}; sequential-monitoring "
+        f"hits: {summary.sequential_hits}; new potential signals: {summary.new_signals}"
+    )
 
 
 @users_app.command("add")

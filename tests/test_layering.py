@@ -18,6 +18,7 @@ PURE = [
     "relapse",
     "survival",
     "signals",
+    "report",
     "alerts/rules.py",
     "reference",
     "synthetic",

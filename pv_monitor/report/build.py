@@ -1,0 +1,304 @@
+"""Assemble the periodic signal report from its inputs: tables, monitoring and figures.
+
+:func:`build_report` is pure: it takes the frames read at the data-lock point and returns a
+:class:`~pv_monitor.report.render.Report`. Its sequential monitoring is deterministic (the CUSUM
+control limit is simulated with a fixed seed), so the same inputs always give the same report.
+
+Sequential monitoring (pharmacovigilance.md §2.2-2.3), per product with a pivotal-trial rate of
+grade >= 3 CRS (``crs_grade3plus``) or neurological events (``neuro_grade3plus``, compared with
+grade >= 3 ICANS): patients in infusion order, outcome = grade >= 3 in days 0-28;
+
+* a Bernoulli CUSUM with in-control rate p0 = the reference rate, tuned to detect a doubling of
+  the odds (p1 = 2 p0 / (1 + p0)), control limit h chosen by simulation for an in-control
+  average run length of :data:`CUSUM_ARL0` patients;
+* a beta-binomial monitor with a uniform Beta(1, 1) prior: the posterior probability that the
+  rate exceeds the reference rate, flagged when above :data:`BAYES_CERTAINTY` (looks from
+  :data:`BAYES_MIN_N` patients on).
+
+These are monitoring defaults of this project, chosen for a programme of a few hundred patients;
+a protocol's declared rule replaces them (pharmacovigilance.md §2.3: "monitor against the
+protocol's declared rule").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from pv_monitor.reference.products import find_product
+from pv_monitor.report import tables
+from pv_monitor.report.render import Report, ReportFigure, ReportTable
+from pv_monitor.report.tables import ReportInputs
+from pv_monitor.signals.bayes import BetaBinomialRule, posterior_probability_exceeds
+from pv_monitor.signals.cusum import bernoulli_cusum, threshold_for_arl0
+from pv_monitor.signals.disproportionality import Thresholds, disproportionality
+from pv_monitor.survival.estimates import kaplan_meier
+
+CUSUM_ARL0 = 500.0
+"""In-control average run length (patients) of the report's CUSUM charts: about one false alarm
+per 500 patients monitored [project default]."""
+CUSUM_ODDS_RATIO = 2.0
+"""The CUSUM is tuned to detect a doubling of the odds of the event (Steiner 2000's usual
+R_A = 2)."""
+CUSUM_SIMULATIONS = 2_000
+CUSUM_SEED = 20_261_122
+BAYES_CERTAINTY = 0.90
+BAYES_MIN_N = 10
+MONITORED = (("CRS", "crs_grade3plus"), ("ICANS", "neuro_grade3plus"))
+DISPROPORTIONALITY_ROWS = 200
+"""Rows of the disproportionality table in the report (the combinations meeting any rule, most
+disproportionate first); the workbook holds the same rows."""
+
+
+@dataclass(frozen=True)
+class ReportRequest:
+    """What the safety officer asked for."""
+
+    interval_start: date
+    data_lock_point: date
+    product: str | None = None
+
+
+def _reference_rates(metric: str) -> pd.DataFrame:
+    from pv_monitor.reference.trials import load_pivotal_rates
+
+    rates = load_pivotal_rates()
+    rows = rates[(rates["metric"] == metric) & (rates["unit"] == "proportion")]
+    return rows.drop_duplicates("product")  # the first (label) figure of each product
+
+
+def _grade3_outcomes(inputs: ReportInputs, syndrome: str) -> pd.DataFrame:
+    ordered = inputs.infusions.sort_values(["infusion_date", "subject_id"])
+    peaks = tables._peak_grades(ordered, inputs.episodes, syndrome.lower())
+    return ordered.assign(outcome=(peaks >= tables.GRADE3).astype(int).to_numpy())
+
+
+def sequential_monitoring(inputs: ReportInputs) -> tuple[pd.DataFrame, list[ReportFigure]]:
+    """CUSUM and beta-binomial monitoring of grade >= 3 CRS and ICANS per product."""
+    rows: list[dict[str, object]] = []
+    figures = []
+    for syndrome, metric in MONITORED:
+        outcomes = _grade3_outcomes(inputs, syndrome)
+        references = _reference_rates(metric)
+        for product, group in outcomes.groupby("product"):
+            known = find_product(str(product))
+            match = references[
+                references["product"].map(lambda p: find_product(str(p))) == known
+            ] if known else references.iloc[0:0]  # fmt: skip
+            y = group["outcome"].to_numpy()
+            base: dict[str, object] = {"syndrome": syndrome, "product": product, "patients": len(y),
+                    "events": int(y.sum())}  # fmt: skip
+            if match.empty:
+                rows.append(base | {"note": "no reference rate: not monitored"})
+                continue
+            p0 = float(match["value"].iloc[0])
+            p1 = CUSUM_ODDS_RATIO * p0 / (1 + (CUSUM_ODDS_RATIO - 1) * p0)
+            limit = threshold_for_arl0(
+                p0, p1, CUSUM_ARL0, n_simulations=CUSUM_SIMULATIONS, seed=CUSUM_SEED
+            )
+            chart = bernoulli_cusum(y, p0, p1, limit)
+            rule = BetaBinomialRule(p_star=p0, certainty=BAYES_CERTAINTY,
+                                    min_evaluable_n=BAYES_MIN_N)  # fmt: skip
+            looks = np.arange(1, len(y) + 1)
+            posterior = posterior_probability_exceeds(rule, np.cumsum(y), looks)
+            crossed = (posterior > BAYES_CERTAINTY) & (looks >= BAYES_MIN_N)
+            last_value = float(chart.values[-1]) if len(y) else 0.0  # noqa: PD011 (numpy array)
+            rows.append(
+                base
+                | {
+                    "reference_rate": p0,
+                    "reference_trial": str(match["trial"].iloc[0]),
+                    "reference_scale": str(match["scale"].iloc[0]),
+                    "cusum_p1": p1,
+                    "cusum_h": limit.h,
+                    "cusum_arl0": CUSUM_ARL0,
+                    "cusum_last": last_value,
+                    "cusum_alarms": len(chart.alarms),
+                    "cusum_first_alarm_patient": int(chart.alarms[0]) + 1
+                    if len(chart.alarms)
+                    else pd.NA,
+                    "posterior_p_above_reference": float(posterior[-1]) if len(y) else np.nan,
+                    "bayes_first_crossing_patient": int(looks[crossed][0])
+                    if crossed.any()
+                    else pd.NA,
+                    "note": "",
+                }
+            )
+            figures.append(_cusum_figure(syndrome, str(product), chart.values, limit.h, p0))
+    return pd.DataFrame(rows), figures
+
+
+def _cusum_figure(
+    syndrome: str, product: str, values: np.ndarray, h: float, p0: float
+) -> ReportFigure:
+    figure = Figure(figsize=(7.0, 2.6))
+    axes = figure.add_subplot()
+    axes.step(np.arange(1, len(values) + 1), values, where="post", color="#1f4e79")
+    axes.axhline(h, color="#b22222", linestyle="--", label=f"h = {h:.2f}")
+    axes.set_xlabel("patients in infusion order")
+    axes.set_ylabel("CUSUM S")
+    axes.set_title(f"{product}: grade >= 3 {syndrome}, p0 = {p0:.2f}")
+    axes.legend(loc="upper left", frameon=False)
+    key = f"cusum_{syndrome.lower()}_{product.lower().replace(' ', '_')}"
+    caption = (
+        f"Bernoulli CUSUM (reset to 0 after an alarm), tuned to an odds ratio of "
+        f"{CUSUM_ODDS_RATIO:g} over p0 = {p0:.3f}; h = {h:.3f} simulated for ARL0 = "
+        f"{CUSUM_ARL0:g} patients ({CUSUM_SIMULATIONS} runs, seed {CUSUM_SEED})."
+    )
+    return ReportFigure(key, f"CUSUM: {product}, grade >= 3 {syndrome}", caption, figure)
+
+
+def survival_figure(cohort: pd.DataFrame) -> tuple[pd.DataFrame, ReportFigure | None]:
+    """Kaplan-Meier overall survival by product, with the median per product."""
+    usable = cohort.dropna(subset=["os_days"])
+    if usable.empty:
+        return pd.DataFrame(columns=["product", "patients", "deaths", "median_os_days"]), None
+    curves = kaplan_meier(usable, "os_days", "os_event", group="product")
+    figure = Figure(figsize=(7.0, 3.6))
+    axes = figure.add_subplot()
+    for name, curve in curves.curves.groupby("group", sort=True):
+        axes.step(curve["time"], curve["estimate"], where="post", label=str(name))
+    axes.set_xlabel("days since infusion")
+    axes.set_ylabel("overall survival")
+    axes.set_ylim(0, 1.02)
+    axes.legend(loc="lower left", fontsize=7, frameon=False)
+    summary = curves.summary.rename(columns={"group": "product"})
+    caption = "Kaplan-Meier estimate of overall survival from the first infusion, by product; "
+    caption += "follow-up censored at the data-lock point."
+    return summary, ReportFigure("overall_survival", "Overall survival", caption, figure)
+
+
+def build_report(
+    request: ReportRequest,
+    inputs: ReportInputs,
+    *,
+    cohort: pd.DataFrame,
+    spontaneous_counts: pd.DataFrame,
+    signal_overview: pd.DataFrame,
+    database_sha256: str,
+    software_version: str,
+    hierarchy: pd.DataFrame | None = None,
+    meddra_version: str | None = None,
+) -> Report:
+    """The periodic signal report for ``request`` from the frames read at its lock."""
+    start, lock = request.interval_start, request.data_lock_point
+    infusions = inputs.infusions
+    incidence = tables.toxicity_incidence(infusions, inputs.episodes)
+    cytopenia = tables.cytopenia_and_hlh(infusions, inputs.icaht, inputs.iec_hs)
+    severe_icaht = pd.DataFrame(
+        {
+            "product": cytopenia["product"],
+            "metric": "severe_icaht",
+            "events": cytopenia["early_icaht_grade3plus"],
+            "n": cytopenia["icaht_graded"],
+        }
+    )
+    severe_icaht = severe_icaht[severe_icaht["product"] != "all products"]
+    monitoring, cusum_figures = sequential_monitoring(inputs)
+    survival, os_figure = survival_figure(tables.censor_at_lock(cohort, infusions, lock))
+    spontaneous = disproportionality_hits(spontaneous_counts, product=request.product)
+    spontaneous = spontaneous.head(DISPROPORTIONALITY_ROWS).drop(
+        columns="thresholds", errors="ignore"
+    )
+    header = {
+        "Data-lock point": lock.isoformat(),
+        "Interval": f"{start.isoformat()} to {lock.isoformat()}",
+        "Product": request.product or "all products",
+        "Database content hash (SHA-256)": database_sha256,
+        "Software": f"pv-monitor {software_version}",
+        "MedDRA": meddra_version or "not configured: reported terms as given, SOC not coded",
+        "Patients infused (cumulative)": str(len(infusions)),
+        "Status": "Statistical findings are potential signals until validated by a person "
+        "(CIOMS VIII, GVP IX).",
+    }
+    report_tables = [
+        ReportTable("exposure", "Exposure: infused patients", "patients",
+                    "First infusion on or before the lock; enrolled but not infused excluded.",
+                    tables.exposure(infusions, start)),
+        ReportTable("sae_soc_pt", "Serious adverse events by SOC and PT", "patients and events",
+                    "Reported adverse events flagged serious, onset on or before the lock.",
+                    tables.serious_adverse_events(inputs.adverse_events, start, hierarchy)),
+        ReportTable("crs_icans_grades", "CRS and ICANS incidence by grade (days 0-28)", "patients",
+                    "Highest ASTCT 2019 grade of episodes starting days 0-28 after the first "
+                    "infusion (derived from raw observations).", incidence),
+        ReportTable("incidence_vs_reference", "Incidence against pivotal-trial rates",
+                    "patients", "Exact (Clopper-Pearson) 95% intervals; reference rates from "
+                    "pivotal_trial_rates_v1 with their trial and grading scale; ICANS compared "
+                    "with the trials' neurological-event rates.",
+                    tables.incidence_against_reference(incidence, severe_icaht)),
+        ReportTable("onset_duration", "Time to onset and duration (first episode)", "patients",
+                    "Study days from infusion (day 0); open episodes have no duration.",
+                    tables.onset_and_duration(infusions, inputs.episodes)),
+        ReportTable("treatments", "Tocilizumab, corticosteroid and anakinra use", "patients",
+                    "Patients with an administration on or after the infusion day.",
+                    tables.treatment_use(infusions, inputs.treatments)),
+        ReportTable("icaht_iec_hs", "ICAHT and IEC-HS", "patients",
+                    "ICAHT graded by EHA/EBMT 2023 (early: days 0-30, late: after day 30); "
+                    "IEC-HS by the screening criteria of clinical.md (Hines 2023).", cytopenia),
+        ReportTable("relapse_phenotype", "Relapses by antigen phenotype", "patients",
+                    "First antigen status recorded after the infusion.",
+                    tables.relapse_phenotypes(infusions, inputs.assessments)),
+        ReportTable("deaths", "Deaths and causes", "patients", "Causes as reported.",
+                    tables.deaths(infusions, inputs.deaths, start)),
+        ReportTable("survival", "Overall survival by product", "patients",
+                    "Kaplan-Meier; follow-up censored at the data-lock point.", survival),
+        ReportTable("sequential", "Sequential monitoring of grade >= 3 CRS and ICANS", "patients",
+                    f"Bernoulli CUSUM (odds ratio {CUSUM_ODDS_RATIO:g}, ARL0 {CUSUM_ARL0:g}) "
+                    f"and beta-binomial monitor (Beta(1,1) prior, flag when P(rate > reference) "
+                    f"> {BAYES_CERTAINTY:g} from {BAYES_MIN_N} patients).", monitoring),
+        ReportTable("disproportionality", "Disproportionality on spontaneous reports",
+                    "product-event combinations (unique reports)",
+                    f"Combinations meeting any rule ({thresholds_text(Thresholds())}), highest "
+                    f"EB05 first (at most {DISPROPORTIONALITY_ROWS}).", spontaneous),
+        ReportTable("signals", "Signal overview (new, ongoing, closed)", "signals",
+                    "Status at the data-lock point, rebuilt from the signal decisions.",
+                    signal_overview),
+    ]  # fmt: skip
+    figures = ([os_figure] if os_figure else []) + cusum_figures
+    title = "Periodic signal report" + (f": {request.product}" if request.product else "")
+    return Report(title, header, report_tables, figures)
+
+
+def disproportionality_hits(
+    counts: pd.DataFrame,
+    thresholds: Thresholds | None = None,
+    product: str | None = None,
+) -> pd.DataFrame:
+    """Product-event combinations meeting any disproportionality rule, most disproportionate
+    (highest EB05) first; with ``product``, only that product's rows (the statistics still use
+    every report as background)."""
+    if counts.empty:
+        return pd.DataFrame(columns=["product", "event", "note"])
+    table = disproportionality(counts, thresholds or Thresholds())
+    flags = ["evans_signal", "ror_signal", "ic_signal", "eb05_signal"]
+    hits = table[table[flags].any(axis=1)]
+    if product is not None:
+        wanted = find_product(product)
+        hits = hits[hits["product"].map(lambda p: find_product(str(p)) == wanted)]
+    return hits.sort_values(
+        ["eb05", "product", "event"], ascending=[False, True, True]
+    ).reset_index(drop=True)
+
+
+def thresholds_text(thresholds: Thresholds) -> str:
+    """The rule set in words, for every output that applies it (pharmacovigilance.md §8)."""
+    t = thresholds
+    return (
+        f"Evans: PRR >= {t.prr_min:g}, chi-square >= {t.chi2_min:g}, a >= {t.evans_min_reports}; "
+        f"ROR: lower 95% bound > {t.ror_lower_above:g}, a >= {t.ror_min_reports}; "
+        f"IC025 > {t.ic025_above:g}; EB05 >= {t.eb05_min:g}"
+    )
+
+
+__all__ = [
+    "ReportRequest",
+    "build_report",
+    "disproportionality_hits",
+    "sequential_monitoring",
+    "survival_figure",
+    "thresholds_text",
+]
