@@ -20,6 +20,7 @@ from pv_monitor import __version__
 from pv_monitor.reference.meddra import configured_folder, load_hierarchy, release_version
 from pv_monitor.reference.products import find_product
 from pv_monitor.report.build import (
+    MONITORING_SETTINGS,
     ReportRequest,
     build_report,
     disproportionality_hits,
@@ -124,8 +125,9 @@ def screen_signals(
             inputs = report_inputs(session, data_lock_point)
             digest = content_sha256(inputs, counts)
             hits = disproportionality_hits(counts, thresholds)
-            hits = hits[hits["product"].map(lambda p: find_product(str(p)) is not None)]
-            hits = hits[(hits["eb05_signal"]) | (hits["evans_signal"])]
+            car_t = hits["product"].map(lambda p: find_product(str(p)) is not None)
+            rule = hits["eb05_signal"].astype(bool) | hits["evans_signal"].astype(bool)
+            hits = hits.loc[car_t.astype(bool) & rule]
             columns = ["product", "event", "a", "prr", "chi2", "ror_lower", "ic025", "ebgm", "eb05"]
             run = record_analysis_run(
                 session,
@@ -144,7 +146,7 @@ def screen_signals(
                     session,
                     RunDescription(family, "bernoulli_cusum" if family == "sequential"
                                    else "beta_binomial", {"outcome": "grade >= 3 in days 0-28"},
-                                   {}, interval_start, data_lock_point, digest),
+                                   MONITORING_SETTINGS, interval_start, data_lock_point, digest),
                     run_by=actor,
                     hits=len(rows),
                 )  # fmt: skip
@@ -164,7 +166,7 @@ def _sequential_hits(monitoring: pd.DataFrame) -> dict[str, pd.DataFrame]:
     bayes = frame[frame["bayes_first_crossing_patient"].notna()]
     found = {
         "sequential": cusum[[*keep, "cusum_h", "cusum_alarms"]],
-        "bayesian": bayes[[*keep, "posterior_p_above_reference"]],
+        "bayesian": bayes[[*keep, "posterior_p_above_reference", "bayes_first_crossing_patient"]],
     }
     return {family: rows for family, rows in found.items() if not rows.empty}
 

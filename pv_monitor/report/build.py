@@ -11,9 +11,12 @@ grade >= 3 ICANS): patients in infusion order, outcome = grade >= 3 in days 0-28
 * a Bernoulli CUSUM with in-control rate p0 = the reference rate, tuned to detect a doubling of
   the odds (p1 = 2 p0 / (1 + p0)), control limit h chosen by simulation for an in-control
   average run length of :data:`CUSUM_ARL0` patients;
-* a beta-binomial monitor with a uniform Beta(1, 1) prior: the posterior probability that the
-  rate exceeds the reference rate, flagged when above :data:`BAYES_CERTAINTY` (looks from
-  :data:`BAYES_MIN_N` patients on).
+* a beta-binomial monitor whose prior is centred on the reference rate with the weight of
+  :data:`BAYES_PRIOR_PATIENTS` patients (Beta(w p0, w (1 - p0))): the posterior probability that
+  the rate exceeds the reference rate, flagged when above :data:`BAYES_CERTAINTY` (looks from
+  :data:`BAYES_MIN_N` patients on). A uniform Beta(1, 1) prior is not used: for reference rates
+  of a few per cent it already puts ~97 % of its mass above the reference, so the monitor would
+  flag a product after its first event.
 
 These are monitoring defaults of this project, chosen for a programme of a few hundred patients;
 a protocol's declared rule replaces them (pharmacovigilance.md §2.3: "monitor against the
@@ -35,7 +38,7 @@ from pv_monitor.report.render import Report, ReportFigure, ReportTable
 from pv_monitor.report.tables import ReportInputs
 from pv_monitor.signals.bayes import BetaBinomialRule, posterior_probability_exceeds
 from pv_monitor.signals.cusum import bernoulli_cusum, threshold_for_arl0
-from pv_monitor.signals.disproportionality import Thresholds, disproportionality
+from pv_monitor.signals.disproportionality import RESULT_COLUMNS, Thresholds, disproportionality
 from pv_monitor.survival.estimates import kaplan_meier
 
 CUSUM_ARL0 = 500.0
@@ -47,6 +50,7 @@ R_A = 2)."""
 CUSUM_SIMULATIONS = 2_000
 CUSUM_SEED = 20_261_122
 BAYES_CERTAINTY = 0.90
+BAYES_PRIOR_PATIENTS = 2.0
 BAYES_MIN_N = 10
 MONITORED = (("CRS", "crs_grade3plus"), ("ICANS", "neuro_grade3plus"))
 DISPROPORTIONALITY_ROWS = 200
@@ -102,6 +106,8 @@ def sequential_monitoring(inputs: ReportInputs) -> tuple[pd.DataFrame, list[Repo
             )
             chart = bernoulli_cusum(y, p0, p1, limit)
             rule = BetaBinomialRule(p_star=p0, certainty=BAYES_CERTAINTY,
+                                    a=BAYES_PRIOR_PATIENTS * p0,
+                                    b=BAYES_PRIOR_PATIENTS * (1 - p0),
                                     min_evaluable_n=BAYES_MIN_N)  # fmt: skip
             looks = np.arange(1, len(y) + 1)
             posterior = posterior_probability_exceeds(rule, np.cumsum(y), looks)
@@ -248,7 +254,8 @@ def build_report(
                     "Kaplan-Meier; follow-up censored at the data-lock point.", survival),
         ReportTable("sequential", "Sequential monitoring of grade >= 3 CRS and ICANS", "patients",
                     f"Bernoulli CUSUM (odds ratio {CUSUM_ODDS_RATIO:g}, ARL0 {CUSUM_ARL0:g}) "
-                    f"and beta-binomial monitor (Beta(1,1) prior, flag when P(rate > reference) "
+                    f"and beta-binomial monitor (prior centred on the reference rate, weight "
+                    f"{BAYES_PRIOR_PATIENTS:g} patients; flag when P(rate > reference) "
                     f"> {BAYES_CERTAINTY:g} from {BAYES_MIN_N} patients).", monitoring),
         ReportTable("disproportionality", "Disproportionality on spontaneous reports",
                     "product-event combinations (unique reports)",
@@ -272,7 +279,7 @@ def disproportionality_hits(
     (highest EB05) first; with ``product``, only that product's rows (the statistics still use
     every report as background)."""
     if counts.empty:
-        return pd.DataFrame(columns=["product", "event", "note"])
+        return pd.DataFrame(columns=list(RESULT_COLUMNS))
     table = disproportionality(counts, thresholds or Thresholds())
     flags = ["evans_signal", "ror_signal", "ic_signal", "eb05_signal"]
     hits = table[table[flags].any(axis=1)]
@@ -294,7 +301,19 @@ def thresholds_text(thresholds: Thresholds) -> str:
     )
 
 
+MONITORING_SETTINGS = {
+    "cusum_odds_ratio": CUSUM_ODDS_RATIO,
+    "cusum_arl0": CUSUM_ARL0,
+    "cusum_simulations": CUSUM_SIMULATIONS,
+    "cusum_seed": CUSUM_SEED,
+    "bayes_certainty": BAYES_CERTAINTY,
+    "bayes_prior_patients": BAYES_PRIOR_PATIENTS,
+    "bayes_min_n": BAYES_MIN_N,
+}
+"""The monitoring settings, recorded with every analysis run that uses them."""
+
 __all__ = [
+    "MONITORING_SETTINGS",
     "ReportRequest",
     "build_report",
     "disproportionality_hits",
