@@ -23,7 +23,7 @@ from dash_app.config import DashboardConfig
 from dash_app.security import init_security
 from pv_monitor.store.engine import create_store_engine, session_factory
 
-PAGES = ("home", "alerts", "patient", "cohort", "loads")
+PAGES = ("home", "alerts", "patient", "cohort", "loads", "signals")
 """Page modules of ``dash_app.pages``, imported (and so registered) by :func:`create_app`."""
 _page_callbacks: list[Any] = []
 

@@ -12,7 +12,7 @@ from pv_monitor.vocabulary import ROLES as ALL_ROLES
 
 PURPOSE = {
     "clinician": "Review your sites' alerts and open patient timelines.",
-    "safety_officer": "Review alerts across sites and cohort outcomes.",
+    "safety_officer": "Review alerts across sites, cohort outcomes and safety signals.",
     "data_manager": "Check load batches and download rejected rows.",
     "admin": "Every page.",
 }

@@ -59,6 +59,18 @@ disproportionate first); the workbook holds the same rows."""
 
 
 @dataclass(frozen=True)
+class MonitoredChart:
+    """One CUSUM chart of the sequential monitoring: what to plot and its settings."""
+
+    syndrome: str
+    product: str
+    p0: float
+    h: float
+    statistic: tuple[float, ...]
+    """S_t after each patient, in infusion order."""
+
+
+@dataclass(frozen=True)
 class ReportRequest:
     """What the safety officer asked for."""
 
@@ -81,10 +93,10 @@ def _grade3_outcomes(inputs: ReportInputs, syndrome: str) -> pd.DataFrame:
     return ordered.assign(outcome=(peaks >= tables.GRADE3).astype(int).to_numpy())
 
 
-def sequential_monitoring(inputs: ReportInputs) -> tuple[pd.DataFrame, list[ReportFigure]]:
+def sequential_monitoring(inputs: ReportInputs) -> tuple[pd.DataFrame, list[MonitoredChart]]:
     """CUSUM and beta-binomial monitoring of grade >= 3 CRS and ICANS per product."""
     rows: list[dict[str, object]] = []
-    figures = []
+    charts = []
     for syndrome, metric in MONITORED:
         outcomes = _grade3_outcomes(inputs, syndrome)
         references = _reference_rates(metric)
@@ -134,13 +146,19 @@ def sequential_monitoring(inputs: ReportInputs) -> tuple[pd.DataFrame, list[Repo
                     "note": "",
                 }
             )
-            figures.append(_cusum_figure(syndrome, str(product), chart.values, limit.h, p0))
-    return pd.DataFrame(rows), figures
+            statistic = tuple(float(v) for v in chart.values)  # noqa: PD011 (numpy array)
+            charts.append(MonitoredChart(syndrome, str(product), p0, limit.h, statistic))
+    return pd.DataFrame(rows), charts
 
 
-def _cusum_figure(
-    syndrome: str, product: str, values: np.ndarray, h: float, p0: float
-) -> ReportFigure:
+def _cusum_figure(chart: MonitoredChart) -> ReportFigure:
+    syndrome, product, values, h, p0 = (
+        chart.syndrome,
+        chart.product,
+        chart.statistic,
+        chart.h,
+        chart.p0,
+    )
     figure = Figure(figsize=(7.0, 2.6))
     axes = figure.add_subplot()
     axes.step(np.arange(1, len(values) + 1), values, where="post", color="#1f4e79")
@@ -204,7 +222,8 @@ def build_report(
         }
     )
     severe_icaht = severe_icaht[severe_icaht["product"] != "all products"]
-    monitoring, cusum_figures = sequential_monitoring(inputs)
+    monitoring, charts = sequential_monitoring(inputs)
+    cusum_figures = [_cusum_figure(chart) for chart in charts]
     survival, os_figure = survival_figure(tables.censor_at_lock(cohort, infusions, lock))
     spontaneous = disproportionality_hits(spontaneous_counts, product=request.product)
     spontaneous = spontaneous.head(DISPROPORTIONALITY_ROWS).drop(
@@ -314,6 +333,7 @@ MONITORING_SETTINGS = {
 
 __all__ = [
     "MONITORING_SETTINGS",
+    "MonitoredChart",
     "ReportRequest",
     "build_report",
     "disproportionality_hits",

@@ -17,7 +17,7 @@ from pv_monitor.store.models import Alert, AlertEvent, Subject
 from tests.dash_app.conftest import PASSWORDS, DashboardStore, make_app
 
 ORIGIN = "http://localhost"
-PAGES = ["/", "/alerts", "/cohort", "/loads", "/patient/1"]
+PAGES = ["/", "/alerts", "/cohort", "/loads", "/signals", "/patient/1"]
 DASH_ROUTES = ["/_dash-layout", "/_dash-dependencies"]
 
 
