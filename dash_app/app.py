@@ -5,7 +5,7 @@ Examples
 >>> from dash_app.config import DashboardConfig
 >>> app = create_app(DashboardConfig("sqlite://", secret_key="k" * 32))
 >>> sorted(page["path"] for page in dash.page_registry.values())  # patient: a template
-['/', '/alerts', '/cohort', '/loads', '/patient/none']
+['/', '/alerts', '/cohort', '/loads', '/patient/none', '/signals']
 """
 
 from __future__ import annotations
