@@ -24,9 +24,9 @@ pytestmark = [
 SCREENSHOTS = ARTIFACTS / "screenshots"
 NAV = {
     "dr_home": ["Home", "Alerts", "Cohort"],
-    "safety": ["Home", "Alerts", "Cohort"],
+    "safety": ["Home", "Alerts", "Cohort", "Signals"],
     "data": ["Home", "Cohort", "Loads"],
-    "admin": ["Home", "Alerts", "Cohort", "Loads"],
+    "admin": ["Home", "Alerts", "Cohort", "Loads", "Signals"],
 }
 
 
@@ -58,7 +58,7 @@ def test_dash001_each_role_sees_its_pages_and_nothing_more(
     links = [a.text for a in dash_duo.find_elements("nav a.nav-link")]
     assert links == NAV[user]
     _shot(dash_duo, f"home_{user}")
-    for path in ("/alerts", "/loads"):
+    for path in ("/alerts", "/loads", "/signals"):
         if path.strip("/").capitalize() in NAV[user]:
             continue
         dash_duo.driver.get(dash_duo.server_url + path)
@@ -116,3 +116,17 @@ def test_dash003_cohort_grouping_changes_the_curves(
     _wait(dash_duo, 30).until(lambda _: dash_duo.find_element("#cohort-at-risk").text != before)
     assert "Log-rank p" in dash_duo.find_element("#cohort-comparison").text
     _shot(dash_duo, "cohort_by_diagnosis")
+
+
+def test_dash006_safety_officer_reviews_incidence_and_a_cusum_chart(
+    dash_duo: Any, dashboard_store: DashboardStore
+) -> None:
+    dash_duo.start_server(make_app(dashboard_store), navigate=False)  # login first
+    _login(dash_duo, "safety")
+    dash_duo.driver.get(dash_duo.server_url + "/signals")
+    dash_duo.wait_for_element(
+        '#signals-incidence .ag-row[row-index="0"] .ag-cell[col-id="metric"]', timeout=30
+    )
+    dash_duo.select_dcc_dropdown("#signals-cusum-choice", index=0)
+    dash_duo.wait_for_contains_text("#signals-cusum", "patients in infusion order", timeout=20)
+    _shot(dash_duo, "signals_safety")
