@@ -8,6 +8,9 @@ Sequential monitoring (pharmacovigilance.md §2.2-2.3), per product with a pivot
 grade >= 3 CRS (``crs_grade3plus``) or neurological events (``neuro_grade3plus``, compared with
 grade >= 3 ICANS): patients in infusion order, outcome = grade >= 3 in days 0-28;
 
+* when an accepted trained model's day-0 predictions are stored, a risk-adjusted CUSUM
+  (Steiner 2000) with each patient's predicted risk in place of p0 (columns ``ra_*``);
+
 * a Bernoulli CUSUM with in-control rate p0 = the reference rate, tuned to detect a doubling of
   the odds (p1 = 2 p0 / (1 + p0)), control limit h chosen by simulation for an in-control
   average run length of :data:`CUSUM_ARL0` patients;
@@ -37,7 +40,12 @@ from pv_monitor.report import tables
 from pv_monitor.report.render import Report, ReportFigure, ReportTable
 from pv_monitor.report.tables import ReportInputs
 from pv_monitor.signals.bayes import BetaBinomialRule, posterior_probability_exceeds
-from pv_monitor.signals.cusum import bernoulli_cusum, threshold_for_arl0
+from pv_monitor.signals.cusum import (
+    bernoulli_cusum,
+    risk_adjusted_cusum,
+    risk_adjusted_threshold_for_arl0,
+    threshold_for_arl0,
+)
 from pv_monitor.signals.disproportionality import RESULT_COLUMNS, Thresholds, disproportionality
 from pv_monitor.survival.estimates import kaplan_meier
 
@@ -127,6 +135,7 @@ def sequential_monitoring(inputs: ReportInputs) -> tuple[pd.DataFrame, list[Moni
             last_value = float(chart.values[-1]) if len(y) else 0.0  # noqa: PD011 (numpy array)
             rows.append(
                 base
+                | _risk_adjusted(group, inputs.model_risks, syndrome)
                 | {
                     "reference_rate": p0,
                     "reference_trial": str(match["trial"].iloc[0]),
@@ -149,6 +158,34 @@ def sequential_monitoring(inputs: ReportInputs) -> tuple[pd.DataFrame, list[Moni
             statistic = tuple(float(v) for v in chart.values)  # noqa: PD011 (numpy array)
             charts.append(MonitoredChart(syndrome, str(product), p0, limit.h, statistic))
     return pd.DataFrame(rows), charts
+
+
+def _risk_adjusted(
+    group: pd.DataFrame, model_risks: pd.DataFrame | None, syndrome: str
+) -> dict[str, object]:
+    """Risk-adjusted CUSUM (Steiner 2000) over the product's patients that have a day-0
+    prediction of an accepted model: each patient's own predicted risk replaces p0, so a signal
+    reflects outcomes worse than predicted, not a sicker patient mix. h is simulated for the
+    same ARL0 by resampling these patients' risks. Patients without a prediction are left out
+    of this chart (``ra_patients`` says how many were charted)."""
+    score = f"{syndrome.lower()}_grade3_by_day0"
+    if model_risks is None or model_risks.empty:
+        return {"ra_patients": 0}
+    risks = model_risks[model_risks["score"] == score].set_index("infusion_id")["value"]
+    charted = group.assign(risk=group["infusion_id"].map(risks)).dropna(subset=["risk"])
+    if charted.empty:
+        return {"ra_patients": 0}
+    p = charted["risk"].clip(1e-6, 1 - 1e-6).to_numpy()
+    limit = risk_adjusted_threshold_for_arl0(
+        p, CUSUM_ODDS_RATIO, CUSUM_ARL0, n_simulations=CUSUM_SIMULATIONS, seed=CUSUM_SEED
+    )
+    chart = risk_adjusted_cusum(charted["outcome"].to_numpy(), p, CUSUM_ODDS_RATIO, limit)
+    return {
+        "ra_patients": len(charted),
+        "ra_expected_events": float(p.sum()),
+        "ra_cusum_h": limit.h,
+        "ra_cusum_alarms": len(chart.alarms),
+    }
 
 
 def _cusum_figure(chart: MonitoredChart) -> ReportFigure:

@@ -52,6 +52,9 @@ class ReportInputs:
     adverse_events: pd.DataFrame
     assessments: pd.DataFrame
     deaths: pd.DataFrame
+    model_risks: pd.DataFrame | None = None
+    """Day-0 predicted risks of grade >= 3 CRS/ICANS from an accepted trained model
+    (``infusion_id, score, value``; scores ``crs_grade3_by_day0``, ``icans_grade3_by_day0``)."""
 
 
 def _interval_mask(days: pd.Series, start: date) -> pd.Series:

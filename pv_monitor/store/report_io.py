@@ -45,6 +45,11 @@ TREATMENT_CLASSES = ("il6_blockade", "corticosteroid", "il1_blockade")
 clinical.md §8)."""
 
 
+MODEL_RISK_SCORES = ("crs_grade3_by_day0", "icans_grade3_by_day0")
+"""Day-0 model predictions (stored only for models that met the minimum AUROC: docs/models.md)
+used by the risk-adjusted CUSUM."""
+
+
 class UnknownProduct(ValueError):
     """The product named for the report is not one of the store's products."""
 
@@ -205,6 +210,16 @@ def report_inputs(
         )
         .order_by(Death.subject_id),
     )
+    model_risks = read_frame(
+        session,
+        select(RiskScore.infusion_id, RiskScore.score, RiskScore.value)
+        .where(
+            RiskScore.infusion_id.in_(in_cohort),
+            RiskScore.score.in_(MODEL_RISK_SCORES),
+            RiskScore.value.is_not(None),
+        )
+        .order_by(RiskScore.infusion_id, RiskScore.score),
+    )
     return ReportInputs(
         infusions=infusions,
         episodes=_within_lock(episodes, infusions, data_lock_point, "onset_day"),
@@ -214,6 +229,7 @@ def report_inputs(
         adverse_events=adverse_events,
         assessments=assessments,
         deaths=deaths,
+        model_risks=model_risks,
     )
 
 
@@ -237,7 +253,7 @@ def content_sha256(inputs: ReportInputs, *extra: pd.DataFrame) -> str:
     """
     digest = hashlib.sha256()
     frames = [getattr(inputs, f.name) for f in fields(inputs)] + list(extra)
-    for frame in frames:
+    for frame in (f for f in frames if f is not None):
         digest.update(frame.to_csv(index=False, lineterminator="\n").encode())
     return digest.hexdigest()
 
