@@ -78,7 +78,9 @@ def test_hits_become_potential_signals_linked_to_their_run(
         assert first.analysis_run is not None
         assert first.analysis_run["statistics"] == {"a": 12, "eb05": 2.4}
         assert first.analysis_run["thresholds"] == {"eb05": 2.0}
-        assert signals[2].analysis_run["statistics"]["eb05"] is None  # NaN: not computable
+        third = signals[2].analysis_run
+        assert third is not None
+        assert third["statistics"]["eb05"] is None  # NaN: not computable
         assert signals[2].product_id is None
         assert signals[2].population == "product as reported: UNKNOWN DRUG X"
         # brand and generic names are one product
