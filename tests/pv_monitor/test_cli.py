@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from pathlib import Path
 
 import pandas as pd
@@ -125,6 +127,7 @@ def test_demo_loads_its_synthetic_export_into_a_migrated_store(
     assert "User dr_x (clinician) added." in added.output
     again = runner.invoke(app, [*add_dr_x, "--site", "S01"], input="s3cret\ns3cret\n")
     assert again.exit_code == 2
+    _report_and_screen_on_the_demo_store(url, tmp_path / "reports")
     assert (
         runner.invoke(app, ["demo", "--subjects", "20", "--no-serve"]).exit_code == 0
     )  # reruns from scratch
@@ -134,6 +137,29 @@ def test_demo_loads_its_synthetic_export_into_a_migrated_store(
         runner.invoke(app, ["demo", "--dir", str(tmp_path / "other"), "--no-serve"]).exit_code == 2
     )
     assert (tmp_path / "other" / "data.csv").read_text() == "keep"
+
+
+def _report_and_screen_on_the_demo_store(url: str, out: Path) -> None:
+    """`pv-monitor report` writes the three files; the PDF's pages render; the screen records
+    potential signals; a report for an unknown product is refused."""
+    period = ["--from", "2020-01-01", "--to", "2030-12-31"]
+    report = runner.invoke(app, ["--database-url", url, "report", *period, "--out", str(out)])
+    assert report.exit_code == 0, report.output
+    files = sorted(p.suffix for p in out.iterdir())
+    assert files == [".html", ".pdf", ".xlsx"]
+    assert all(p.stat().st_size > 10_000 for p in out.iterdir())
+    if shutil.which("pdftoppm") is not None:
+        pdf = next(out.glob("*.pdf"))
+        subprocess.run(["pdftoppm", "-r", "20", "-png", str(pdf), str(out / "page")], check=True)
+        assert len(list(out.glob("page-*.png"))) >= 5
+    unknown = runner.invoke(
+        app, ["--database-url", url, "report", *period, "--product", "aspirin", "--out", str(out)]
+    )
+    assert unknown.exit_code == 2
+    assert "no product 'aspirin'" in unknown.output
+    screen = runner.invoke(app, ["--database-url", url, "signals", "screen", *period])
+    assert screen.exit_code == 0, screen.output
+    assert "new potential signals:" in " ".join(screen.output.split())
 
 
 # ---- load ---------------------------------------------------------------------------------------
