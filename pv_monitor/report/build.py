@@ -284,6 +284,10 @@ def build_report(
         ReportTable("sae_soc_pt", "Serious adverse events by SOC and PT", "patients and events",
                     "Reported adverse events flagged serious, onset on or before the lock.",
                     tables.serious_adverse_events(inputs.adverse_events, start, hierarchy)),
+        ReportTable("sae_listing", "Line listing of serious adverse events in the interval",
+                    "events", "One row per serious event with onset in the interval; the case is "
+                    "the pseudonymous subject key; causality is not captured by the exports.",
+                    tables.sae_line_listing(infusions, inputs.adverse_events, start)),
         ReportTable("crs_icans_grades", "CRS and ICANS incidence by grade (days 0-28)", "patients",
                     "Highest ASTCT 2019 grade of episodes starting days 0-28 after the first "
                     "infusion (derived from raw observations).", incidence),

@@ -162,6 +162,49 @@ def serious_adverse_events(
     return table.sort_values(keys).drop(columns="soc_order").reset_index(drop=True)
 
 
+def sae_line_listing(
+    infusions: pd.DataFrame, adverse_events: pd.DataFrame, interval_start: date
+) -> pd.DataFrame:
+    """Line listing of serious adverse events with onset in the interval (DSUR §7.2): one row per
+    event, with the pseudonymous case (subject) key, product, terms, onset, study day, reported
+    grade and outcome. Causality is not captured by the exports pv-monitor loads, so the
+    listing holds every serious event, not only serious adverse reactions.
+
+    Examples
+    --------
+    >>> infusions = pd.DataFrame({"subject_id": [1], "subject_key": ["S01-001"],
+    ...     "product": ["Kymriah"], "infusion_date": pd.to_datetime(["2026-01-10"])})
+    >>> aes = pd.DataFrame({"subject_id": [1, 1], "serious": [True, True],
+    ...     "term": ["Sepsis", "Pneumonia"], "decoded_term": [None, None],
+    ...     "onset_date": pd.to_datetime(["2025-12-01", "2026-02-01"]),
+    ...     "reported_grade": [3, 4], "outcome": ["recovered", "fatal"]})
+    >>> sae_line_listing(infusions, aes, date(2026, 1, 1))[["case", "reported_term", "study_day"]]
+          case reported_term  study_day
+    0  S01-001     Pneumonia         22
+    """
+    serious = adverse_events[adverse_events["serious"].fillna(False).astype(bool)]
+    onset = pd.to_datetime(serious["onset_date"])
+    frame = serious[onset >= pd.Timestamp(interval_start)].merge(
+        infusions[["subject_id", "subject_key", "product", "infusion_date"]], on="subject_id"
+    )
+    study_day = (
+        pd.to_datetime(frame["onset_date"]) - pd.to_datetime(frame["infusion_date"])
+    ).dt.days
+    listing = pd.DataFrame(
+        {
+            "case": frame["subject_key"],
+            "product": frame["product"],
+            "preferred_term": frame["decoded_term"].fillna(frame["term"]),
+            "reported_term": frame["term"],
+            "onset_date": pd.to_datetime(frame["onset_date"]).dt.date,
+            "study_day": study_day,
+            "reported_grade": frame["reported_grade"],
+            "outcome": frame["outcome"].fillna("not reported"),
+        }
+    )
+    return listing.sort_values(["onset_date", "case", "reported_term"]).reset_index(drop=True)
+
+
 def _peak_grades(infusions: pd.DataFrame, episodes: pd.DataFrame, syndrome: str) -> pd.Series:
     """Highest grade per infusion of ``syndrome`` episodes with onset in the acute window."""
     rows = episodes[
@@ -413,6 +456,7 @@ __all__ = [
     "incidence_against_reference",
     "onset_and_duration",
     "relapse_phenotypes",
+    "sae_line_listing",
     "serious_adverse_events",
     "toxicity_incidence",
     "treatment_use",

@@ -72,7 +72,8 @@ def _query(url: str, sql: str) -> pd.DataFrame:
     engine = create_store_engine(url)
     try:
         with engine.connect() as connection:
-            return pd.read_sql_query(text(sql), connection, params={"lock": LOCK})
+            params = {"lock": LOCK, "start": START}
+            return pd.read_sql_query(text(sql), connection, params=params)
     finally:
         engine.dispose()
 
@@ -135,6 +136,14 @@ def test_tables_agree_with_direct_queries(report_store: ReportStore, tmp_path: P
         f"AND a.subject_id IN (SELECT subject_id FROM ({FIRST_INFUSIONS}) f)",
     )
     assert sheets["sae_soc_pt"]["events_cumulative"].sum() == len(saes)
+    listed = _query(
+        url,
+        "SELECT a.subject_id FROM adverse_event a WHERE a.serious "
+        "AND a.onset_date >= :start AND a.onset_date <= :lock "
+        f"AND a.subject_id IN (SELECT subject_id FROM ({FIRST_INFUSIONS}) f)",
+    )
+    assert len(sheets["sae_listing"]) == len(listed) > 0
+    assert sheets["sae_soc_pt"]["events_interval"].sum() == len(listed)
 
     crs3 = _query(
         url,
