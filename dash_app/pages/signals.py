@@ -30,6 +30,7 @@ from pv_monitor.store.signals import (
     decide,
     signal_history,
     signal_table,
+    validation_overdue,
 )
 from pv_monitor.store.spontaneous_counts import spontaneous_counts
 from pv_monitor.store.users import find_user
@@ -42,7 +43,8 @@ INCIDENCE_COLUMNS = ["product", "metric", "events", "n", "proportion", "ci_lower
 DPA_COLUMNS = ["product", "event", "a", "prr", "chi2", "ror", "ror_lower", "ic025", "ebgm",
                "eb05", "evans_signal", "ror_signal", "ic_signal", "eb05_signal"]  # fmt: skip
 SIGNAL_COLUMNS = ["signal_id", "signal_key", "product", "event_term", "method_family", "status",
-                  "priority", "detected_on", "closed_on", "run_key"]  # fmt: skip
+                  "priority", "detected_on", "validation_overdue", "closed_on",
+                  "run_key"]  # fmt: skip
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -234,6 +236,8 @@ def signals(_: int) -> list[dict[str, Any]]:
     require_roles(*ROLES)
     with sessions()() as session:
         table = signal_table(session)
+    today = datetime.now(UTC).date()
+    table["validation_overdue"] = validation_overdue(table["status"], table["detected_on"], today)
     return _records(table[SIGNAL_COLUMNS])
 
 

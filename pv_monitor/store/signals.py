@@ -361,6 +361,22 @@ def signal_table(session: Session) -> pd.DataFrame:
     return pd.DataFrame(session.execute(query).all(), columns=list(SIGNAL_COLUMNS))
 
 
+def validation_overdue(
+    status: pd.Series, detected_on: pd.Series, as_of: date, days: int = VALIDATION_SOP_DAYS
+) -> pd.Series:
+    """True where a signal still awaits its validation decision (``new`` or
+    ``under_validation``) more than ``days`` after detection, on ``as_of``.
+
+    Examples
+    --------
+    >>> validation_overdue(pd.Series(["new", "validated", "under_validation"]),
+    ...                    pd.Series([date(2026, 1, 1)] * 3), date(2026, 3, 1)).tolist()
+    [True, False, True]
+    """
+    waited = pd.Series([(as_of - d).days for d in detected_on], index=status.index)
+    return status.isin(("new", "under_validation")) & (waited > days)
+
+
 def signal_history(session: Session, signal_id: int) -> pd.DataFrame:
     """The decisions on one signal, oldest first, with signature manifestations."""
     query = (
@@ -446,10 +462,8 @@ def signal_overview(
     category[frame["detected_on"] >= interval_start] = "new"
     category[ended & (ended_on >= interval_start)] = "closed"
     keep = ~ended | (ended_on >= interval_start)
-    waiting = frame["to_status"].isin(("new", "under_validation"))
-    overdue = waiting & (
-        pd.Series([(data_lock_point - d).days for d in frame["detected_on"]], index=frame.index)
-        > validation_due_days
+    overdue = validation_overdue(
+        frame["to_status"], frame["detected_on"], data_lock_point, validation_due_days
     )
     overview = pd.DataFrame(
         {
@@ -481,4 +495,5 @@ __all__: Sequence[str] = (
     "signal_history",
     "signal_overview",
     "signal_table",
+    "validation_overdue",
 )
