@@ -8,12 +8,11 @@ Sequential monitoring (pharmacovigilance.md §2.2-2.3), per product with a pivot
 grade >= 3 CRS (``crs_grade3plus``) or neurological events (``neuro_grade3plus``, compared with
 grade >= 3 ICANS): patients in infusion order, outcome = grade >= 3 in days 0-28;
 
-* when an accepted trained model's day-0 predictions are stored, a risk-adjusted CUSUM
-  (Steiner 2000) with each patient's predicted risk in place of p0 (columns ``ra_*``);
-
 * a Bernoulli CUSUM with in-control rate p0 = the reference rate, tuned to detect a doubling of
   the odds (p1 = 2 p0 / (1 + p0)), control limit h chosen by simulation for an in-control
   average run length of :data:`CUSUM_ARL0` patients;
+* when an accepted trained model's day-0 predictions are stored, a risk-adjusted CUSUM
+  (Steiner 2000) with each patient's predicted risk in place of p0 (columns ``ra_*``);
 * a beta-binomial monitor whose prior is centred on the reference rate with the weight of
   :data:`BAYES_PRIOR_PATIENTS` patients (Beta(w p0, w (1 - p0))): the posterior probability that
   the rate exceeds the reference rate, flagged when above :data:`BAYES_CERTAINTY` (looks from
@@ -97,7 +96,7 @@ def _reference_rates(metric: str) -> pd.DataFrame:
 
 def _grade3_outcomes(inputs: ReportInputs, syndrome: str) -> pd.DataFrame:
     ordered = inputs.infusions.sort_values(["infusion_date", "subject_id"])
-    peaks = tables._peak_grades(ordered, inputs.episodes, syndrome.lower())
+    peaks = tables.peak_grades(ordered, inputs.episodes, syndrome.lower())
     return ordered.assign(outcome=(peaks >= tables.GRADE3).astype(int).to_numpy())
 
 

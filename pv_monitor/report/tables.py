@@ -205,8 +205,18 @@ def sae_line_listing(
     return listing.sort_values(["onset_date", "case", "reported_term"]).reset_index(drop=True)
 
 
-def _peak_grades(infusions: pd.DataFrame, episodes: pd.DataFrame, syndrome: str) -> pd.Series:
-    """Highest grade per infusion of ``syndrome`` episodes with onset in the acute window."""
+def peak_grades(infusions: pd.DataFrame, episodes: pd.DataFrame, syndrome: str) -> pd.Series:
+    """Highest grade per infusion of ``syndrome`` episodes with onset in the acute window
+    (0 when none), aligned with ``infusions``.
+
+    Examples
+    --------
+    >>> infusions = pd.DataFrame({"infusion_id": [1, 2, 3]})
+    >>> episodes = pd.DataFrame({"infusion_id": [1, 1, 2], "syndrome": "crs",
+    ...                          "onset_day": [2, 30, 5], "peak_grade": [1, 4, 2]})
+    >>> peak_grades(infusions, episodes, "crs").tolist()
+    [1, 2, 0]
+    """
     rows = episodes[
         (episodes["syndrome"] == syndrome)
         & (episodes["onset_day"] >= 0)
@@ -233,7 +243,7 @@ def toxicity_incidence(infusions: pd.DataFrame, episodes: pd.DataFrame) -> pd.Da
     """
     rows = []
     for syndrome in ("crs", "icans"):
-        peaks = _peak_grades(infusions, episodes, syndrome)
+        peaks = peak_grades(infusions, episodes, syndrome)
         frame = pd.DataFrame({"product": infusions["product"], "grade": peaks})
         for product, group in [*frame.groupby("product"), ("all products", frame)]:
             counts = {f"grade_{g}": int((group["grade"] == g).sum()) for g in range(1, 6)}
@@ -455,6 +465,7 @@ __all__ = [
     "exposure",
     "incidence_against_reference",
     "onset_and_duration",
+    "peak_grades",
     "relapse_phenotypes",
     "sae_line_listing",
     "serious_adverse_events",
