@@ -113,8 +113,9 @@ def screen_signals(
 
     Disproportionality: CAR-T product-event combinations of the spontaneous reports meeting the
     EB05 rule or the Evans rule (:class:`~pv_monitor.signals.disproportionality.Thresholds`).
-    Sequential: products whose CUSUM alarmed or whose posterior probability of exceeding the
-    reference rate passed the monitor's certainty (:mod:`pv_monitor.report.build`).
+    Sequential: products whose Bernoulli or risk-adjusted CUSUM alarmed, or whose posterior
+    probability of exceeding the reference rate passed the monitor's certainty
+    (:mod:`pv_monitor.report.build`).
     """
     engine = create_store_engine(database_url)
     thresholds = Thresholds()
@@ -144,7 +145,7 @@ def screen_signals(
             for family, rows in alarms.items():
                 seq_run = record_analysis_run(
                     session,
-                    RunDescription(family, "bernoulli_cusum" if family == "sequential"
+                    RunDescription(family, "bernoulli_and_risk_adjusted_cusum" if family == "sequential"
                                    else "beta_binomial", {"outcome": "grade >= 3 in days 0-28"},
                                    MONITORING_SETTINGS, interval_start, data_lock_point, digest),
                     run_by=actor,
@@ -162,10 +163,14 @@ def _sequential_hits(monitoring: pd.DataFrame) -> dict[str, pd.DataFrame]:
     event = "grade >= 3 " + monitoring["syndrome"] + " (days 0-28)"
     frame = monitoring.assign(event=event)
     keep = ["product", "event", "patients", "events", "reference_rate"]
-    cusum = frame[frame["cusum_alarms"].fillna(0) > 0]
+    risk_adjusted = [c for c in ("ra_cusum_h", "ra_cusum_alarms") if c in frame.columns]
+    alarmed = frame["cusum_alarms"].fillna(0) > 0
+    if "ra_cusum_alarms" in frame.columns:
+        alarmed |= frame["ra_cusum_alarms"].fillna(0) > 0
+    cusum = frame[alarmed]
     bayes = frame[frame["bayes_first_crossing_patient"].notna()]
     found = {
-        "sequential": cusum[[*keep, "cusum_h", "cusum_alarms"]],
+        "sequential": cusum[[*keep, "cusum_h", "cusum_alarms", *risk_adjusted]],
         "bayesian": bayes[[*keep, "posterior_p_above_reference", "bayes_first_crossing_patient"]],
     }
     return {family: rows for family, rows in found.items() if not rows.empty}
