@@ -143,10 +143,10 @@ def screen_signals(
             monitoring, _ = sequential_monitoring(inputs)
             alarms = _sequential_hits(monitoring)
             for family, rows in alarms.items():
+                method = SEQUENTIAL_METHODS[family]
                 seq_run = record_analysis_run(
                     session,
-                    RunDescription(family, "bernoulli_and_risk_adjusted_cusum" if family == "sequential"
-                                   else "beta_binomial", {"outcome": "grade >= 3 in days 0-28"},
+                    RunDescription(family, method, {"outcome": "grade >= 3 in days 0-28"},
                                    MONITORING_SETTINGS, interval_start, data_lock_point, digest),
                     run_by=actor,
                     hits=len(rows),
@@ -155,6 +155,12 @@ def screen_signals(
     finally:
         engine.dispose()
     return ScreenSummary(len(hits), sum(len(r) for r in alarms.values()), len(created))
+
+
+SEQUENTIAL_METHODS = {
+    "sequential": "bernoulli_and_risk_adjusted_cusum",
+    "bayesian": "beta_binomial",
+}
 
 
 def _sequential_hits(monitoring: pd.DataFrame) -> dict[str, pd.DataFrame]:
