@@ -69,14 +69,21 @@ GROUPS = {
 AT_RISK_DAYS = (0, 30, 90, 180, 365, 730)
 
 _cache: dict[tuple[Any, ...], pd.DataFrame] = {}
+CACHED_SCOPES = 16
+"""Survival frames kept per worker: one per user scope (all sites, or a clinician's sites), so
+users of different scopes do not evict each other's frame on every request."""
 
 
 def _inputs(scope: frozenset[int] | None) -> pd.DataFrame:
     """The survival frame of ``scope``, recomputed only when a load or a run changed the store."""
     with sessions()() as session:
-        key = (scope, data_version(session))
+        version = data_version(session)
+        key = (scope, version)
         if key not in _cache:
-            _cache.clear()
+            for stale in [k for k in _cache if k[1] != version]:
+                del _cache[stale]
+            while len(_cache) >= CACHED_SCOPES:
+                del _cache[next(iter(_cache))]  # the oldest
             _cache[key] = survival_inputs(session, scope)
         return _cache[key]
 

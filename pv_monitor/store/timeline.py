@@ -137,7 +137,7 @@ def patient_timeline(
     }
     return PatientTimeline(
         subject=subject,
-        days=_days(session, head.infusion_id),
+        days=_days(session, subject_id, head.infusion_id),
         labs=_measurements(session, subject_id, TIMELINE_LAB_CODES, day0),
         markers=_measurements(session, subject_id, MARKER_CODES, day0),
         drugs=_drugs(session, subject_id, day0),
@@ -171,7 +171,7 @@ def patient_timeline(
     )
 
 
-def _days(session: Session, infusion_id: int) -> pd.DataFrame:
+def _days(session: Session, subject_id: int, infusion_id: int) -> pd.DataFrame:
     day = DailyAssessment
     days = read_frame(
         session,
@@ -200,6 +200,7 @@ def _days(session: Session, infusion_id: int) -> pd.DataFrame:
             ToxicityGrade.reason,
             ToxicityGrade.provisional,
         ).where(
+            ToxicityGrade.subject_id == subject_id,  # the (subject_id, ...) index: no scan
             ToxicityGrade.infusion_id == infusion_id,
             ToxicityGrade.syndrome.in_(("crs", "icans")),
             ToxicityGrade.daily_assessment_id.is_not(None),
