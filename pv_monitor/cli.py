@@ -508,15 +508,19 @@ def alerts_command(
     console.print(table)
 
 
+IntervalStart = Annotated[
+    datetime, typer.Option("--from", formats=["%Y-%m-%d"], help="Interval start (date).")
+]
+DataLockPoint = Annotated[
+    datetime, typer.Option("--to", formats=["%Y-%m-%d"], help="Data-lock point (date).")
+]
+
+
 @app.command("report")
 def report_command(
     ctx: typer.Context,
-    start: Annotated[
-        datetime, typer.Option("--from", formats=["%Y-%m-%d"], help="Interval start (date).")
-    ],
-    lock: Annotated[
-        datetime, typer.Option("--to", formats=["%Y-%m-%d"], help="Data-lock point (date).")
-    ],
+    start: IntervalStart,
+    lock: DataLockPoint,
     product: Annotated[
         str | None, typer.Option("--product", help="One product (brand or generic name).")
     ] = None,
@@ -552,12 +556,8 @@ def report_command(
 @signals_app.command("screen")
 def signals_screen(
     ctx: typer.Context,
-    start: Annotated[
-        datetime, typer.Option("--from", formats=["%Y-%m-%d"], help="Interval start (date).")
-    ],
-    lock: Annotated[
-        datetime, typer.Option("--to", formats=["%Y-%m-%d"], help="Data-lock point (date).")
-    ],
+    start: IntervalStart,
+    lock: DataLockPoint,
 ) -> None:
     """Run the statistical screens and record their hits as potential signals (not signals:
     a person validates them)."""

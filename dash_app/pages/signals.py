@@ -26,6 +26,7 @@ from pv_monitor.signals.disproportionality import Thresholds
 from pv_monitor.store.report_io import report_inputs
 from pv_monitor.store.signals import (
     DECIDE_ROLES,
+    HISTORY_COLUMNS,
     SignalError,
     decide,
     signal_history,
@@ -109,18 +110,7 @@ def layout(**_: Any) -> html.Div:
             html.Div(id=ids.SIGNALS_DETAIL),
             dag.AgGrid(
                 id=ids.SIGNALS_HISTORY,
-                columnDefs=[
-                    {"field": c}
-                    for c in (
-                        "occurred_at",
-                        "to_status",
-                        "actor",
-                        "actor_role",
-                        "rationale",
-                        "signed_name",
-                        "signature_meaning",
-                    )
-                ],
+                columnDefs=[{"field": c} for c in HISTORY_COLUMNS if c != "from_status"],
                 defaultColDef=GRID | {"flex": 1},
                 style={"height": "200px"},
             ),

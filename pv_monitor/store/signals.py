@@ -377,6 +377,18 @@ def validation_overdue(
     return status.isin(("new", "under_validation")) & (waited > days)
 
 
+HISTORY_COLUMNS = (
+    "occurred_at",
+    "from_status",
+    "to_status",
+    "actor",
+    "actor_role",
+    "rationale",
+    "signed_name",
+    "signature_meaning",
+)
+
+
 def signal_history(session: Session, signal_id: int) -> pd.DataFrame:
     """The decisions on one signal, oldest first, with signature manifestations."""
     query = (
@@ -393,17 +405,7 @@ def signal_history(session: Session, signal_id: int) -> pd.DataFrame:
         .where(SignalEvent.signal_id == signal_id)
         .order_by(SignalEvent.signal_event_id)
     )
-    columns = [
-        "occurred_at",
-        "from_status",
-        "to_status",
-        "actor",
-        "actor_role",
-        "rationale",
-        "signed_name",
-        "signature_meaning",
-    ]
-    return pd.DataFrame(session.execute(query).all(), columns=columns)
+    return pd.DataFrame(session.execute(query).all(), columns=list(HISTORY_COLUMNS))
 
 
 OVERVIEW_COLUMNS = (
@@ -486,6 +488,7 @@ def signal_overview(
 
 __all__: Sequence[str] = (
     "DECIDE_ROLES",
+    "HISTORY_COLUMNS",
     "RunDescription",
     "SignalConflict",
     "SignalError",
