@@ -38,9 +38,14 @@ from pv_monitor.reference.products import find_product
 from pv_monitor.report import tables
 from pv_monitor.report.render import Report, ReportFigure, ReportTable
 from pv_monitor.report.tables import ReportInputs
-from pv_monitor.signals.bayes import BetaBinomialRule, posterior_probability_exceeds
+from pv_monitor.signals.bayes import (
+    BetaBinomialRule,
+    operating_characteristics,
+    posterior_probability_exceeds,
+)
 from pv_monitor.signals.cusum import (
     bernoulli_cusum,
+    cusum_operating_characteristics,
     risk_adjusted_cusum,
     risk_adjusted_threshold_for_arl0,
     threshold_for_arl0,
@@ -135,6 +140,7 @@ def sequential_monitoring(inputs: ReportInputs) -> tuple[pd.DataFrame, list[Moni
             rows.append(
                 base
                 | _risk_adjusted(group, inputs.model_risks, syndrome)
+                | _operating_characteristics(p0, p1, limit.h, rule, len(y))
                 | {
                     "reference_rate": p0,
                     "reference_trial": str(match["trial"].iloc[0]),
@@ -157,6 +163,30 @@ def sequential_monitoring(inputs: ReportInputs) -> tuple[pd.DataFrame, list[Moni
             statistic = tuple(float(v) for v in chart.values)  # noqa: PD011 (numpy array)
             charts.append(MonitoredChart(syndrome, str(product), p0, limit.h, statistic))
     return pd.DataFrame(rows), charts
+
+
+def _operating_characteristics(
+    p0: float, p1: float, h: float, rule: BetaBinomialRule, patients: int
+) -> dict[str, object]:
+    """What each monitor does when nothing is wrong and when the odds have doubled
+    (pharmacovigilance.md §2.3: "any implemented rule must ship with its operating
+    characteristics"): the CUSUM's simulated average run lengths at p0 and p1 (patients until a
+    false or a true alarm), and the beta-binomial monitor's exact probability of flagging by the
+    number of patients monitored so far."""
+    cusum = cusum_operating_characteristics(
+        p0, p1, h, n_simulations=CUSUM_SIMULATIONS, seed=CUSUM_SEED + 1
+    )
+    flags = (
+        operating_characteristics(rule, patients, [p0, p1])["probability_stop"].tolist()
+        if patients
+        else [np.nan, np.nan]
+    )
+    return {
+        "cusum_arl_at_p0": float(cusum["arl"].iloc[0]),
+        "cusum_arl_at_p1": float(cusum["arl"].iloc[1]),
+        "bayes_p_flag_at_p0": float(flags[0]),
+        "bayes_p_flag_at_p1": float(flags[1]),
+    }
 
 
 def _risk_adjusted(

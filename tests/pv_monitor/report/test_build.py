@@ -8,6 +8,9 @@ import numpy as np
 import pandas as pd
 
 from pv_monitor.report.build import (
+    BAYES_CERTAINTY,
+    BAYES_MIN_N,
+    BAYES_PRIOR_PATIENTS,
     CUSUM_ARL0,
     CUSUM_ODDS_RATIO,
     CUSUM_SEED,
@@ -15,6 +18,7 @@ from pv_monitor.report.build import (
     sequential_monitoring,
 )
 from pv_monitor.report.tables import ReportInputs
+from pv_monitor.signals.bayes import BetaBinomialRule, operating_characteristics
 from pv_monitor.signals.cusum import (
     bernoulli_cusum,
     risk_adjusted_cusum,
@@ -68,6 +72,12 @@ def test_cusum_is_the_reference_chart_in_infusion_order() -> None:
     chart = next(c for c in charts if c.syndrome == "CRS")
     assert np.allclose(chart.statistic, expected.values)
     assert crs["ra_patients"] == 0  # no model predictions stored
+    prior = {"a": BAYES_PRIOR_PATIENTS * p0, "b": BAYES_PRIOR_PATIENTS * (1 - p0)}
+    rule = BetaBinomialRule(p_star=p0, certainty=BAYES_CERTAINTY, min_evaluable_n=BAYES_MIN_N,
+                            **prior)  # fmt: skip
+    flags = operating_characteristics(rule, N, [p0, p1])["probability_stop"].tolist()
+    assert [crs["bayes_p_flag_at_p0"], crs["bayes_p_flag_at_p1"]] == flags
+    assert crs["cusum_arl_at_p0"] > 3 * crs["cusum_arl_at_p1"]  # alarms come sooner at p1
 
 
 def test_risk_adjusted_chart_uses_the_stored_predictions() -> None:
