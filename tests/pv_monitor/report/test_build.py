@@ -73,7 +73,9 @@ def test_cusum_is_the_reference_chart_in_infusion_order() -> None:
     assert np.allclose(chart.statistic, expected.values)
     assert crs["ra_patients"] == 0  # no model predictions stored
     a, b = BAYES_PRIOR_PATIENTS * p0, BAYES_PRIOR_PATIENTS * (1 - p0)
-    rule = BetaBinomialRule(p0, BAYES_CERTAINTY, a, b, min_evaluable_n=BAYES_MIN_N)
+    rule = BetaBinomialRule(
+        p_star=p0, certainty=BAYES_CERTAINTY, a=a, b=b, min_evaluable_n=BAYES_MIN_N
+    )
     flags = operating_characteristics(rule, N, [p0, p1])["probability_stop"].tolist()
     assert [crs["bayes_p_flag_at_p0"], crs["bayes_p_flag_at_p1"]] == flags
     assert crs["cusum_arl_at_p0"] > 3 * crs["cusum_arl_at_p1"]  # alarms come sooner at p1
