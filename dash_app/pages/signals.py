@@ -9,7 +9,7 @@ Statistical hits are *potential signals*; only a recorded decision moves them on
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import dash
@@ -19,9 +19,16 @@ import plotly.graph_objects as go
 from dash import Input, Output, State, callback, dcc, html
 
 from dash_app import ids
-from dash_app.security import NOT_PERMITTED, page_user, require_roles, sessions
+from dash_app.security import (
+    NOT_PERMITTED,
+    dashboard_config,
+    page_user,
+    require_roles,
+    sessions,
+)
 from pv_monitor.report.build import MonitoredChart, disproportionality_hits, sequential_monitoring
 from pv_monitor.report.tables import incidence_against_reference, toxicity_incidence
+from pv_monitor.reporting import screen_signals
 from pv_monitor.signals.disproportionality import Thresholds
 from pv_monitor.store.report_io import report_inputs
 from pv_monitor.store.signals import (
@@ -105,6 +112,14 @@ def layout(**_: Any) -> html.Div:
             html.P(id=ids.SIGNALS_DPA_NOTE, className="note"),
             _grid(ids.SIGNALS_DPA, DPA_COLUMNS),
             html.H2("Signal workflow"),
+            html.Label("Screen the interval from "),
+            dcc.DatePickerSingle(
+                id=ids.SIGNALS_START, date=(today - timedelta(days=365)).isoformat()
+            ),
+            html.Button(
+                "Run the screens (record potential signals)", id=ids.SIGNALS_SCREEN, n_clicks=0
+            ),
+            html.P(id=ids.SIGNALS_SCREEN_MESSAGE, role="status"),
             _grid(ids.SIGNALS_GRID, SIGNAL_COLUMNS, "260px"),
             dcc.Store(id=ids.SIGNALS_VERSION, data=0),
             html.Div(id=ids.SIGNALS_DETAIL),
@@ -299,6 +314,31 @@ def record_decision(
         return f"Not recorded: {error}", dash.no_update, ""
     done = f"{row['signal_key']}: {row['status']} -> {to_status} recorded."
     return done, (version or 0) + 1, ""
+
+
+@callback(
+    Output(ids.SIGNALS_SCREEN_MESSAGE, "children"),
+    Output(ids.SIGNALS_VERSION, "data", allow_duplicate=True),
+    Input(ids.SIGNALS_SCREEN, "n_clicks"),
+    State(ids.SIGNALS_START, "date"),
+    State(ids.SIGNALS_LOCK, "date"),
+    State(ids.SIGNALS_VERSION, "data"),
+    prevent_initial_call=True,
+)
+def screen(_: int, start: str | None, lock: str | None, version: int) -> tuple[str, Any]:
+    """Run the statistical screens at the lock; hits become potential signals (new), recorded
+    with their analysis run under the user's name (``pv_monitor.reporting.screen_signals``)."""
+    user = require_roles(*ROLES)
+    begin, end = _lock(start), _lock(lock)
+    if begin > end:
+        return "The interval starts after the data-lock point.", dash.no_update
+    summary = screen_signals(dashboard_config().database_url, begin, end, actor=user.username)
+    message = (
+        f"Screened {begin} to {end}: {summary.disproportionality_hits} disproportionality and "
+        f"{summary.sequential_hits} sequential-monitoring hits; "
+        f"{summary.new_signals} new potential signals."
+    )
+    return message, (version or 0) + 1
 
 
 dash.register_page(__name__, path="/signals", name="Signals", order=5, roles=ROLES, layout=layout)

@@ -142,3 +142,31 @@ def test_decisions_go_through_the_service(dashboard_store: DashboardStore) -> No
     engine.dispose()
     assert list(history["to_status"]) == ["new", "under_validation", "refuted"]
     assert history["signed_name"].iloc[-1] == "safety"
+
+
+def test_the_screen_records_potential_signals(dashboard_store: DashboardStore) -> None:
+    body = _callback(
+        "signals-screen-message.children",
+        [{"id": "signals-screen", "property": "n_clicks", "value": 1}],
+        [
+            {"id": "signals-start", "property": "date", "value": "2020-01-01"},
+            {"id": "signals-lock", "property": "date", "value": "2030-12-31"},
+            {"id": "signals-version", "property": "data", "value": 0},
+        ],
+    )
+    app = make_app(dashboard_store)
+    client = app.server.test_client()
+    _login(client, "safety")
+    client.get("/signals")  # the app's callback map is filled on its first request
+    body["output"] = next(k for k in app.callback_map if k.startswith("..signals-screen-message"))
+    body["outputs"] = [
+        {"id": "signals-screen-message", "property": "children"},
+        {"id": "signals-version", "property": "data"},
+    ]
+    clinician = _client(dashboard_store, "dr_home")
+    assert _post_callback(clinician, body).status_code == 403
+    response = _post_callback(client, body)
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    message = response.get_json()["response"]["signals-screen-message"]["children"]
+    assert message.startswith("Screened 2020-01-01 to 2030-12-31")
+    assert "new potential signals" in message
