@@ -27,7 +27,12 @@ from dash_app.security import (
     sessions,
 )
 from pv_monitor.report.build import MonitoredChart, disproportionality_hits, sequential_monitoring
-from pv_monitor.report.tables import incidence_against_reference, toxicity_incidence
+from pv_monitor.report.tables import (
+    cytopenia_and_hlh,
+    incidence_against_reference,
+    programme_incidence,
+    toxicity_incidence,
+)
 from pv_monitor.reporting import screen_signals
 from pv_monitor.signals.disproportionality import Thresholds
 from pv_monitor.store.report_io import report_inputs
@@ -92,7 +97,7 @@ def layout(**_: Any) -> html.Div:
             html.Label("Data-lock point "),
             dcc.DatePickerSingle(id=ids.SIGNALS_LOCK, date=today.isoformat()),
             html.Button("Compute", id=ids.SIGNALS_COMPUTE, n_clicks=0),
-            html.H2("Incidence against pivotal-trial rates (days 0-28, exact 95% CI)"),
+            html.H2("Incidence against pivotal-trial rates (exact 95% CI)"),
             _grid(ids.SIGNALS_INCIDENCE, INCIDENCE_COLUMNS),
             html.H2("Sequential monitoring (Bernoulli CUSUM)"),
             dcc.Dropdown(id=ids.SIGNALS_CUSUM_CHOICE, placeholder="Product and syndrome"),
@@ -167,9 +172,10 @@ def monitoring(_: int, lock: str | None) -> tuple[Any, ...]:
     require_roles(*ROLES)
     with sessions()() as session:
         inputs = report_inputs(session, _lock(lock))
+    cytopenia = cytopenia_and_hlh(inputs.infusions, inputs.icaht, inputs.iec_hs)
     incidence = incidence_against_reference(
         toxicity_incidence(inputs.infusions, inputs.episodes),
-        pd.DataFrame(columns=["product", "metric", "events", "n"]),
+        programme_incidence(inputs.infusions, inputs.adverse_events, inputs.deaths, cytopenia),
     )
     charts = sequential_monitoring(inputs)[1]
     stored = [vars(chart) | {"statistic": list(chart.statistic)} for chart in charts]

@@ -279,15 +279,9 @@ def build_report(
     infusions = inputs.infusions
     incidence = tables.toxicity_incidence(infusions, inputs.episodes)
     cytopenia = tables.cytopenia_and_hlh(infusions, inputs.icaht, inputs.iec_hs)
-    severe_icaht = pd.DataFrame(
-        {
-            "product": cytopenia["product"],
-            "metric": "severe_icaht",
-            "events": cytopenia["early_icaht_grade3plus"],
-            "n": cytopenia["icaht_graded"],
-        }
+    observed = tables.programme_incidence(
+        infusions, inputs.adverse_events, inputs.deaths, cytopenia, hierarchy
     )
-    severe_icaht = severe_icaht[severe_icaht["product"] != "all products"]
     monitoring, charts = sequential_monitoring(inputs)
     cusum_figures = [_cusum_figure(chart) for chart in charts]
     survival, os_figure = survival_figure(tables.censor_at_lock(cohort, infusions, lock))
@@ -323,8 +317,10 @@ def build_report(
         ReportTable("incidence_vs_reference", "Incidence against pivotal-trial rates",
                     "patients", "Exact (Clopper-Pearson) 95% intervals; reference rates from "
                     "pivotal_trial_rates_v1 with their trial and grading scale; ICANS compared "
-                    "with the trials' neurological-event rates.",
-                    tables.incidence_against_reference(incidence, severe_icaht)),
+                    "with the trials' neurological-event rates; infections (grade >= 3) by "
+                    "MedDRA SOC when configured, else infection_terms_v1; death from any cause "
+                    "by the lock.",
+                    tables.incidence_against_reference(incidence, observed)),
         ReportTable("onset_duration", "Time to onset and duration (first episode)", "patients",
                     "Study days from infusion (day 0); open episodes have no duration.",
                     tables.onset_and_duration(infusions, inputs.episodes)),

@@ -303,6 +303,64 @@ def incidence_against_reference(incidence: pd.DataFrame, extra: pd.DataFrame) ->
     return table[columns]
 
 
+def programme_incidence(
+    infusions: pd.DataFrame,
+    adverse_events: pd.DataFrame,
+    deaths: pd.DataFrame,
+    cytopenia: pd.DataFrame,
+    hierarchy: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Observed incidence rows (``product, metric, events, n``: patients) beyond CRS and ICANS,
+    for :func:`incidence_against_reference`:
+
+    * ``severe_icaht``: early ICAHT grade >= 3 among patients with an ICAHT grade;
+    * ``iec_hs_screen_positive``: IEC-HS screen positive among patients screened;
+    * ``infection_grade3plus``: a reported infection of grade >= 3 on or after the infusion day
+      (infection by MedDRA SOC when configured, else by ``infection_terms_v1``);
+    * ``death``: death from any cause by the lock, among infused patients.
+
+    Examples
+    --------
+    >>> infusions = pd.DataFrame({"subject_id": [1, 2], "product": ["Kymriah"] * 2,
+    ...     "infusion_date": pd.to_datetime(["2026-01-10", "2026-01-10"])})
+    >>> aes = pd.DataFrame({"subject_id": [1, 2], "term": ["Sepsis", "Rash"],
+    ...     "decoded_term": [None, None], "reported_grade": [3, 3],
+    ...     "onset_date": pd.to_datetime(["2026-02-01", "2026-02-01"])})
+    >>> cytopenia = pd.DataFrame({"product": ["Kymriah"], "n": [2], "icaht_graded": [2],
+    ...     "early_icaht_grade3plus": [1], "iec_hs_screened": [0], "iec_hs_screen_positive": [0]})
+    >>> deaths = pd.DataFrame({"subject_id": [2], "death_date": [None], "cause": [None]})
+    >>> programme_incidence(infusions, aes, deaths, cytopenia).to_dict("records")
+    ... # doctest: +NORMALIZE_WHITESPACE
+    [{'product': 'Kymriah', 'metric': 'severe_icaht', 'events': 1, 'n': 2},
+     {'product': 'Kymriah', 'metric': 'iec_hs_screen_positive', 'events': 0, 'n': 0},
+     {'product': 'Kymriah', 'metric': 'infection_grade3plus', 'events': 1, 'n': 2},
+     {'product': 'Kymriah', 'metric': 'death', 'events': 1, 'n': 2}]
+    """
+    from pv_monitor.reference.infections import is_infection
+
+    events = adverse_events.merge(infusions[["subject_id", "infusion_date"]], on="subject_id")
+    terms = events["decoded_term"].fillna(events["term"])
+    after = pd.to_datetime(events["onset_date"]) >= pd.to_datetime(events["infusion_date"])
+    severe = is_infection(terms, hierarchy) & (events["reported_grade"] >= GRADE3) & after
+    infected = set(events.loc[severe, "subject_id"])
+    dead = set(deaths["subject_id"])
+    rows = []
+    for product, group in infusions.groupby("product"):
+        per = cytopenia[cytopenia["product"] == product].iloc[0]
+        subjects = group["subject_id"]
+        rows += [
+            {"product": product, "metric": "severe_icaht",
+             "events": int(per["early_icaht_grade3plus"]), "n": int(per["icaht_graded"])},
+            {"product": product, "metric": "iec_hs_screen_positive",
+             "events": int(per["iec_hs_screen_positive"]), "n": int(per["iec_hs_screened"])},
+            {"product": product, "metric": "infection_grade3plus",
+             "events": int(subjects.isin(infected).sum()), "n": len(group)},
+            {"product": product, "metric": "death",
+             "events": int(subjects.isin(dead).sum()), "n": len(group)},
+        ]  # fmt: skip
+    return pd.DataFrame(rows, columns=["product", "metric", "events", "n"])
+
+
 def onset_and_duration(infusions: pd.DataFrame, episodes: pd.DataFrame) -> pd.DataFrame:
     """Days to onset and duration of the first CRS and ICANS episode, by product: patients.
 
@@ -466,6 +524,7 @@ __all__ = [
     "incidence_against_reference",
     "onset_and_duration",
     "peak_grades",
+    "programme_incidence",
     "relapse_phenotypes",
     "sae_line_listing",
     "serious_adverse_events",

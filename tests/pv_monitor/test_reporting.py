@@ -162,6 +162,10 @@ def test_tables_agree_with_direct_queries(report_store: ReportStore, tmp_path: P
         f"AND d.subject_id IN (SELECT subject_id FROM ({FIRST_INFUSIONS}) f)",
     )
     assert sheets["deaths"]["patients_cumulative"].sum() == deaths["subject_id"].nunique()
+    incidence = sheets["incidence_vs_reference"]
+    died = incidence[incidence["metric"] == "death"].drop_duplicates("product")
+    assert died["events"].sum() == deaths["subject_id"].nunique()
+    assert died["n"].sum() == len(first)
     about = sheets["about"].set_index("field")["value"]
     assert about["Data-lock point"] == LOCK.isoformat()
     assert about["Database content hash (SHA-256)"] == files.database_sha256
