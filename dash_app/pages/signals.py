@@ -26,7 +26,12 @@ from dash_app.security import (
     require_roles,
     sessions,
 )
-from pv_monitor.report.build import MonitoredChart, disproportionality_hits, sequential_monitoring
+from pv_monitor.report.build import (
+    MonitoredChart,
+    disproportionality_hits,
+    sequential_monitoring,
+    thresholds_text,
+)
 from pv_monitor.report.tables import (
     cytopenia_and_hlh,
     incidence_against_reference,
@@ -237,7 +242,10 @@ def disproportionality_table(
     if counts.empty:
         return [], "No spontaneous reports are loaded."
     hits = disproportionality_hits(counts, thresholds)
-    note = f"{len(hits)} combinations meet a rule among {len(counts)} (unique reports)."
+    note = (
+        f"{len(hits)} of {len(counts)} product-event combinations (counted in unique reports) "
+        f"meet a rule: {thresholds_text(thresholds)}."
+    )
     return _records(hits[DPA_COLUMNS]), note
 
 

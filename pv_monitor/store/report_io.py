@@ -142,7 +142,11 @@ def report_inputs(
             func.max(ToxicityGrade.grade).label("grade"),
             func.min(ToxicityGrade.study_day).label("first_day"),
         )
-        .where(ToxicityGrade.infusion_id.in_(in_cohort), ToxicityGrade.syndrome == "icaht")
+        .where(
+            ToxicityGrade.subject_id.in_(subjects),  # the (subject_id, syndrome, ...) index
+            ToxicityGrade.infusion_id.in_(in_cohort),
+            ToxicityGrade.syndrome == "icaht",
+        )
         .group_by(ToxicityGrade.infusion_id, ToxicityGrade.criteria_version)
         .order_by(ToxicityGrade.infusion_id, ToxicityGrade.criteria_version),
     )
