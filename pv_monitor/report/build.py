@@ -29,12 +29,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
 from pv_monitor.reference.products import find_product
+from pv_monitor.reference.trials import load_pivotal_rates
 from pv_monitor.report import tables
 from pv_monitor.report.render import Report, ReportFigure, ReportTable
 from pv_monitor.report.tables import ReportInputs
@@ -44,6 +46,7 @@ from pv_monitor.signals.bayes import (
     posterior_probability_exceeds,
 )
 from pv_monitor.signals.cusum import (
+    CusumThreshold,
     bernoulli_cusum,
     cusum_operating_characteristics,
     risk_adjusted_cusum,
@@ -92,8 +95,6 @@ class ReportRequest:
 
 
 def _reference_rates(metric: str) -> pd.DataFrame:
-    from pv_monitor.reference.trials import load_pivotal_rates
-
     rates = load_pivotal_rates()
     rows = rates[(rates["metric"] == metric) & (rates["unit"] == "proportion")]
     return rows.drop_duplicates("product")  # the first (label) figure of each product
@@ -125,9 +126,7 @@ def sequential_monitoring(inputs: ReportInputs) -> tuple[pd.DataFrame, list[Moni
                 continue
             p0 = float(match["value"].iloc[0])
             p1 = CUSUM_ODDS_RATIO * p0 / (1 + (CUSUM_ODDS_RATIO - 1) * p0)
-            limit = threshold_for_arl0(
-                p0, p1, CUSUM_ARL0, n_simulations=CUSUM_SIMULATIONS, seed=CUSUM_SEED
-            )
+            limit = _control_limit(p0, p1)
             chart = bernoulli_cusum(y, p0, p1, limit)
             rule = BetaBinomialRule(p_star=p0, certainty=BAYES_CERTAINTY,
                                     a=BAYES_PRIOR_PATIENTS * p0,
@@ -165,6 +164,22 @@ def sequential_monitoring(inputs: ReportInputs) -> tuple[pd.DataFrame, list[Moni
     return pd.DataFrame(rows), charts
 
 
+@cache
+def _control_limit(p0: float, p1: float) -> CusumThreshold:
+    """h for ARL0 by simulation; a pure function of its settings (fixed seed), so computed once
+    per process for each product's rates (the Signals page asks again on every look)."""
+    return threshold_for_arl0(p0, p1, CUSUM_ARL0, n_simulations=CUSUM_SIMULATIONS, seed=CUSUM_SEED)
+
+
+@cache
+def _cusum_run_lengths(p0: float, p1: float, h: float) -> tuple[float, float]:
+    """Simulated ARL at p0 and at p1 (fixed seed), once per process for each chart's settings."""
+    arl = cusum_operating_characteristics(
+        p0, p1, h, n_simulations=CUSUM_SIMULATIONS, seed=CUSUM_SEED + 1
+    )["arl"]
+    return float(arl.iloc[0]), float(arl.iloc[1])
+
+
 def _operating_characteristics(
     p0: float, p1: float, h: float, rule: BetaBinomialRule, patients: int
 ) -> dict[str, object]:
@@ -173,17 +188,15 @@ def _operating_characteristics(
     characteristics"): the CUSUM's simulated average run lengths at p0 and p1 (patients until a
     false or a true alarm), and the beta-binomial monitor's exact probability of flagging by the
     number of patients monitored so far."""
-    cusum = cusum_operating_characteristics(
-        p0, p1, h, n_simulations=CUSUM_SIMULATIONS, seed=CUSUM_SEED + 1
-    )
+    arl_p0, arl_p1 = _cusum_run_lengths(p0, p1, h)
     flags = (
         operating_characteristics(rule, patients, [p0, p1])["probability_stop"].tolist()
         if patients
         else [np.nan, np.nan]
     )
     return {
-        "cusum_arl_at_p0": float(cusum["arl"].iloc[0]),
-        "cusum_arl_at_p1": float(cusum["arl"].iloc[1]),
+        "cusum_arl_at_p0": arl_p0,
+        "cusum_arl_at_p1": arl_p1,
         "bayes_p_flag_at_p0": float(flags[0]),
         "bayes_p_flag_at_p1": float(flags[1]),
     }

@@ -23,8 +23,8 @@ import matplotlib
 import pandas as pd
 from matplotlib.figure import Figure
 
-matplotlib.rcParams["svg.hashsalt"] = "pv-monitor-report"
-matplotlib.rcParams["font.family"] = "DejaVu Sans"
+SVG_HASH_SALT = "pv-monitor-report"
+"""Fixed salt of the ids matplotlib writes into SVG, so the same figure gives the same bytes."""
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,8 @@ def cell_text(value: Any) -> str:
 
 def _svg(figure: Figure) -> str:
     buffer = io.StringIO()
-    figure.savefig(buffer, format="svg", metadata={"Date": None}, bbox_inches="tight")
+    with matplotlib.rc_context({"svg.hashsalt": SVG_HASH_SALT}):
+        figure.savefig(buffer, format="svg", metadata={"Date": None}, bbox_inches="tight")
     text = buffer.getvalue()
     return text[text.index("<svg") :]
 

@@ -28,6 +28,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from pv_monitor.reference.infections import is_infection
 from pv_monitor.signals.incidence import compare_with_reference
 
 ACUTE_WINDOW_DAYS = 28
@@ -35,7 +36,8 @@ ACUTE_WINDOW_DAYS = 28
 toxicities as cumulative incidence in fixed post-infusion windows; CRS and ICANS onset medians
 are days 2-6 in the pivotal trials, clinical.md §7.2)."""
 AGE_BANDS = ((0, 18, "<18"), (18, 65, "18-64"), (65, 75, "65-74"), (75, 200, ">=75"))
-"""Age bands of the exposure table (pharmacovigilance.md §1.3: exposure by age band)."""
+"""Age bands of the exposure table. pharmacovigilance.md §1.3 asks for exposure by age band
+without naming bands; these (children, adults, older adults in two bands) are a project choice."""
 NOT_CODED = "not coded (no MedDRA file configured)"
 GRADE3 = 3
 
@@ -336,8 +338,6 @@ def programme_incidence(
      {'product': 'Kymriah', 'metric': 'infection_grade3plus', 'events': 1, 'n': 2},
      {'product': 'Kymriah', 'metric': 'death', 'events': 1, 'n': 2}]
     """
-    from pv_monitor.reference.infections import is_infection
-
     events = adverse_events.merge(infusions[["subject_id", "infusion_date"]], on="subject_id")
     terms = events["decoded_term"].fillna(events["term"])
     after = pd.to_datetime(events["onset_date"]) >= pd.to_datetime(events["infusion_date"])
