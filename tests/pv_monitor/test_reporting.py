@@ -25,6 +25,7 @@ from pv_monitor.store.engine import create_store_engine, session_factory
 from pv_monitor.store.signals import signal_table
 from pv_monitor.synthetic import generate_cohort
 from tests.conftest import SHARED_DATA, postgres_admin_url
+from tests.etl.sources.test_faers import demo_row, drug_row, quarter
 
 LOCK = date(2026, 6, 30)
 START = date(2025, 7, 1)
@@ -182,16 +183,38 @@ def test_one_product_and_a_later_lock(report_store: ReportStore, tmp_path: Path)
     assert later.database_sha256 != files.database_sha256
 
 
-def test_screen_records_potential_signals_linked_to_runs(report_store: ReportStore) -> None:
-    summary = screen_signals(report_store.url, START, LOCK, actor="test")
-    engine = create_store_engine(report_store.url)
+def _spontaneous_quarter(folder: Path) -> Path:
+    """A made-up FAERS quarter with one planted signal: all 10 YESCARTA reports name cytokine
+    release syndrome, against 2 of 40 ASPIRIN reports (PRR = (10/10) / (2/40) = 20, a = 10),
+    while ASPIRIN's headache reports are not disproportionate."""
+    demo, drug, reac = [], [], []
+    for i in range(50):
+        primaryid = str(1000 + i)
+        demo.append(demo_row(primaryid, str(100 + i)))
+        drug.append(drug_row(primaryid, "1", "YESCARTA" if i < 10 else "ASPIRIN"))
+        crs = i < 10 or i in (10, 11)
+        reac.append(f"{primaryid}${100 + i}${'Cytokine release syndrome' if crs else 'Headache'}$")
+    return quarter(folder, demo=tuple(demo), drug=tuple(drug), reac=tuple(reac))
+
+
+def test_screen_records_potential_signals_linked_to_runs(store_url: str, tmp_path: Path) -> None:
+    upgrade_store(store_url, actor="test")
+    faers = _spontaneous_quarter(tmp_path / "faers")
+    assert load([faers], "faers", database_url=store_url, actor="test").exit_code == 0
+    summary = screen_signals(store_url, START, LOCK, actor="test")
+    engine = create_store_engine(store_url)
     try:
         with session_factory(engine)() as session:
             table = signal_table(session)
     finally:
         engine.dispose()
-    assert summary.new_signals == len(table)
-    assert set(table["status"]) <= {"new"}
-    assert table["run_key"].notna().all()
-    again = screen_signals(report_store.url, START, LOCK, actor="test")
-    assert again.new_signals == 0  # open combinations are not raised twice
+    assert (summary.disproportionality_hits, summary.new_signals) == (1, 1)
+    signal = table.iloc[0]
+    assert (signal["product"], signal["event_term"]) == (
+        "axicabtagene ciloleucel",  # YESCARTA normalised to its product
+        "CYTOKINE RELEASE SYNDROME",
+    )
+    assert (signal["status"], signal["method_family"]) == ("new", "disproportionality")
+    assert str(signal["run_key"]).startswith("gps+prr+ror+ic-")
+    again = screen_signals(store_url, START, LOCK, actor="test")
+    assert again.new_signals == 0  # the open combination is not raised twice
