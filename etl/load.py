@@ -29,7 +29,7 @@ from etl import rejections
 from etl.contracts import Kind, validate
 from etl.normalise import impute, parse_dates
 from etl.prepare import PREPARERS, Prepared, prepare_subjects, subject_context
-from etl.sources import Chunk, Source
+from etl.sources import USED, Chunk, FileUse, Source
 from etl.sources.faers import FaersExport, read_faers
 from etl.sources.files import SourceFile
 from pv_monitor.store.engine import create_store_engine, session_factory
@@ -76,6 +76,8 @@ class LoadReport:
     rejected_total: int
     notes: list[str] = field(default_factory=list)
     message: str = ""
+    uses: list[FileUse] = field(default_factory=list)
+    """What became of every file given (used, ignored, not recognised, unreadable)."""
 
     @property
     def exit_code(self) -> int:
@@ -376,6 +378,7 @@ def load_source(
         source.files,
         write,
         notes=source.log.notes,
+        uses=source.log.uses,
         database_url=database_url,
         actor=actor,
         policy=policy,
@@ -414,13 +417,20 @@ def run_batch(
     write: Callable[[_Run], None],
     *,
     notes: list[str],
+    uses: dict[str, FileUse] | None = None,
     database_url: str,
     actor: str,
     policy: str,
     progress: Progress | None,
 ) -> LoadReport:
     """Run ``write`` inside one batch transaction, with the policy, rejection and recording
-    rules of the module docstring."""
+    rules of the module docstring.
+
+    ``uses`` is the reader's account of every file, filled while ``write`` reads them. A load
+    in which no file was used (none recognised, or all unreadable) is rejected whatever the
+    policy: each file not used becomes a file-level rejection saying what it was taken for.
+    """
+    uses = {} if uses is None else uses
     if policy not in (ALL_OR_NOTHING, ACCEPT_PARTIAL):
         raise ValueError(f"policy must be {ALL_OR_NOTHING} or {ACCEPT_PARTIAL}")
     digest = files_digest(source_format, files)
@@ -452,19 +462,22 @@ def run_batch(
                         run.collect()
                     finally:
                         run.store.close()  # the session is this thread's again
+                    if uses and not any(use.use == USED for use in uses.values()):
+                        _reject_unused(run, uses, source_format)
+                        raise _RejectedBatch
                     if run.rejected_count and policy == ALL_OR_NOTHING:
                         raise _RejectedBatch
                     writer.close()
                     status = "partial" if run.rejected_count else "committed"
-                    _finish(session, batch, run, status, actor, notes)
-                    return _report(batch.load_batch_id, status, run, notes)
+                    _finish(session, batch, run, status, actor, notes, uses)
+                    return _report(batch.load_batch_id, status, run, notes, uses)
             except _RejectedBatch:
                 for report in run.files.values():  # rolled back: nothing of it was written
                     report.inserted = report.updated = report.unchanged = 0
                 with session.begin():
                     batch = begin_batch(session, **manifest, status="rejected")
-                    _finish(session, batch, run, "rejected", actor, notes)
-                return _report(batch.load_batch_id, "rejected", run, notes)
+                    _finish(session, batch, run, "rejected", actor, notes, uses)
+                return _report(batch.load_batch_id, "rejected", run, notes, uses)
             except Exception as error:
                 with session.begin():
                     batch = begin_batch(session, **manifest, status="failed")
@@ -556,7 +569,28 @@ def _write_per_file(run: _Run, table: str, rows: pd.DataFrame, files: pd.Series)
             )
 
 
-def _finish(session: Any, batch: Any, run: _Run, status: str, actor: str, notes: list[str]) -> None:
+def _reject_unused(run: _Run, uses: dict[str, FileUse], source_format: str) -> None:
+    """File-level rejections for a load that used none of its files."""
+    already = set(rejections.combine(run.rejected)["file"])
+    for use in uses.values():
+        if use.name not in already:
+            reason = f"no {source_format} file was recognised: this file is {use.use}"
+            run.reject(
+                rejections.file_rejection(
+                    use.name, "not_recognised", f"{reason} ({use.why})" if use.why else reason
+                )
+            )
+
+
+def _finish(
+    session: Any,
+    batch: Any,
+    run: _Run,
+    status: str,
+    actor: str,
+    notes: list[str],
+    uses: dict[str, FileUse],
+) -> None:
     found = rejections.combine(run.rejected)
     write_rejections(session, batch, found)
     loaded = sum(r.inserted + r.updated + r.unchanged for r in run.files.values())
@@ -570,7 +604,11 @@ def _finish(session: Any, batch: Any, run: _Run, status: str, actor: str, notes:
         rows_rejected=run.rejected_rows,
         message=message,
         actor=actor,
-        summary={"notes": notes, "files": {n: vars(r) for n, r in run.files.items()}},
+        summary={
+            "notes": notes,
+            "files": {n: vars(r) for n, r in run.files.items()},
+            "uses": [vars(use) for use in uses.values()],
+        },
     )
 
 
@@ -589,10 +627,19 @@ def _message(status: str, run: _Run) -> str:
     return text
 
 
-def _report(batch_id: int, status: str, run: _Run, notes: list[str]) -> LoadReport:
+def _report(
+    batch_id: int, status: str, run: _Run, notes: list[str], uses: dict[str, FileUse]
+) -> LoadReport:
     found = rejections.combine(run.rejected)
     return LoadReport(
-        batch_id, status, run.files, found, run.rejected_rows, notes, _message(status, run)
+        batch_id,
+        status,
+        run.files,
+        found,
+        run.rejected_rows,
+        notes,
+        _message(status, run),
+        list(uses.values()),
     )
 
 

@@ -30,6 +30,7 @@ RULES: dict[str, str] = {
     "missing_demo": "a FAERS quarter without its DEMO file (its other files are not read)",
     "unknown_quarter": "a FAERS file name without a recognisable quarter (e.g. DRUG17Q2.txt)",
     "unknown_table": "a FAERS file that is none of DEMO, DRUG, REAC, OUTC, RPSR, THER, INDI",
+    "not_recognised": "a load in which no file was recognised as a file of its format",
     # contracts (pandera)
     "required": "a required value is empty",
     "max_length": "a value is longer than its field allows (64 for identifiers, else 255)",

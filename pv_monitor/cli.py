@@ -279,6 +279,12 @@ def _print_load(report: LoadReport, rejections_csv: Path | None) -> None:
         )
     if report.files:
         console.print(table)
+    not_used = [use for use in report.uses if use.use != "used"]
+    if not_used:
+        used = len(report.uses) - len(not_used)
+        console.print(f"{len(report.uses)} file(s) given: {used} used, {len(not_used)} not:")
+        for use in not_used:
+            console.print(f"  {use.name}: {use.use}" + (f" ({use.why})" if use.why else ""))
     console.print(report.message)
     for note in report.notes:
         console.print(f"note: {note}")
