@@ -16,6 +16,7 @@ from etl.sources.faers import (
     CASE_COLUMNS,
     DRUG_COLUMNS,
     REACTION_COLUMNS,
+    Deletion,
     FaersExport,
     read_faers,
 )
@@ -209,16 +210,38 @@ def test_aers_2004q1_values(shared_data: Path) -> None:
     assert drugs["indication"].str.contains("; ", na=False).sum() == 7
 
 
-def test_two_quarters_in_one_call(shared_data: Path) -> None:
+def test_every_quarter_of_the_samples_in_one_call(shared_data: Path) -> None:
+    # faers_sample holds three quarters: the 2004Q1 and 2017Q2 samples (7 tables each) and the
+    # 2026Q2 head (7 tables and Deleted/DELETE26Q2.txt), plus SOURCE.md.
     export = read_faers([shared_data / "faers_sample"])
-    assert len(export.files) == 14
-    assert export.cases["quarter"].value_counts().to_dict() == {"2004Q1": 100, "2017Q2": 100}
-    assert export.drugs["quarter"].value_counts().to_dict() == {"2004Q1": 386, "2017Q2": 328}
-    assert export.reactions["quarter"].value_counts().to_dict() == {"2004Q1": 416, "2017Q2": 286}
+    names = sorted(f.name for f in export.files)
+    assert len(names) == 22
+    assert [n for n in names if "26Q2" in n] == [
+        "DELETE26Q2.txt", "DEMO26Q2.txt", "DRUG26Q2.txt", "INDI26Q2.txt", "OUTC26Q2.txt",
+        "REAC26Q2.txt", "RPSR26Q2.txt", "THER26Q2.txt",
+    ]  # fmt: skip
+    counts = {"2004Q1": 100, "2017Q2": 100, "2026Q2": 25}
+    assert export.cases["quarter"].value_counts().to_dict() == counts
+    counts = {"2004Q1": 386, "2017Q2": 328, "2026Q2": 25}
+    assert export.drugs["quarter"].value_counts().to_dict() == counts
+    counts = {"2004Q1": 416, "2017Q2": 286, "2026Q2": 25}
+    assert export.reactions["quarter"].value_counts().to_dict() == counts
     assert export.cases.groupby("quarter")["source"].unique().map(list).to_dict() == {
         "2004Q1": ["aers"],
         "2017Q2": ["faers"],
+        "2026Q2": ["faers"],
     }
+    # The 2026Q2 head is not relationally closed (SOURCE.md): its OUTC/RPSR/THER/INDI rows
+    # name reports and drugs outside its 25 DEMO rows; the two older samples are closed.
+    assert export.rejections.groupby(["file", "rule"]).size().to_dict() == {
+        ("INDI26Q2.txt", "no_such_drug"): 2,
+        ("OUTC26Q2.txt", "not_in_demo"): 21,
+        ("RPSR26Q2.txt", "not_in_demo"): 25,
+        ("THER26Q2.txt", "no_such_drug"): 22,
+    }
+    assert [(u.name, u.use) for u in export.uses.values() if u.use != "used"] == [
+        ("SOURCE.md", "not recognised")
+    ]
 
 
 # --- small hand-written files ---------------------------------------------------------------------
@@ -532,9 +555,8 @@ def test_file_names_decide_table_and_quarter(tmp_path: Path) -> None:
         ("DEMO.txt", "unknown_quarter"),
         (str(tmp_path / "nowhere"), "missing_file"),
     ]
+    assert export.deletions == [Deletion("DELETE17Q2.txt", "2017Q2", ["123"], 0)]
     assert export.notes == [
-        "DELETE17Q2.txt: FDA's list of deleted cases was found but not applied; deleted cases "
-        "are still in this export",
         "demo04q1.txt: no column i_f_cod or i_f_code, event_dt, fda_dt, rept_cod, age, age_cod, "
         "gndr_cod or sex, wt, wt_cod, occp_cod; left empty",
     ]
