@@ -152,15 +152,15 @@ class Deletion:
         loaded up to and including that quarter.
     case_keys : list of str
         The caseids listed (unique, in file order).
-    in_export : int
-        How many of them have a DEMO row in the quarter's own files (those versions are not
+    in_export : tuple of str
+        Those of them that have a DEMO row in the quarter's own files (those versions are not
         loaded).
     """
 
     file: str
     quarter: str
     case_keys: list[str]
-    in_export: int = 0
+    in_export: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -296,30 +296,36 @@ def read_quarters(plan: FaersPlan) -> Iterator[FaersExport]:
     """
     sources = {file.path: file for file in plan.files}
     for quarter, found in plan.quarters.items():
-        reader = _Reader(sources, plan.log)
-        deletions = reader.read_quarter(quarter, found)
-        shaper = _Shaper(reader.columns)
-        frames = {table: _concat(reader.frames[table], table) for table in TABLES}
-        reader.frames = {table: [] for table in TABLES}  # the concatenated frames only
-        frames, withheld, deletions = _withhold(frames, deletions)
-        cases, drugs, reactions = shaper.shape(frames)
-        del frames
-        row_level = rj.combine(shaper.rejected)
-        if len(row_level):
-            row_level = row_level.sort_values(["file", "row"], kind="stable", ignore_index=True)
-        yield FaersExport(
-            files=reader.files,
-            cases=cases,
-            drugs=drugs,
-            reactions=reactions,
-            rejections=rj.combine([*reader.problems, row_level]),
-            notes=[*reader.notes, *shaper.notes],
-            uses=plan.log.uses,
-            rows_read=reader.rows_read,
-            folded=_folded_frame(shaper.folded),
-            withheld=withheld,
-            deletions=deletions,
-        )
+        # no local variable keeps a quarter's frames alive while the next one is read
+        yield _read_quarter(quarter, found, sources, plan.log)
+
+
+def _read_quarter(
+    quarter: str, found: list[_Found], sources: dict[Path, SourceFile], log: ReadLog
+) -> FaersExport:
+    reader = _Reader(sources, log)
+    deletions = reader.read_quarter(quarter, found)
+    shaper = _Shaper(reader.columns)
+    frames = {table: _concat(reader.frames.pop(table), table) for table in TABLES}
+    frames, withheld, deletions = _withhold(frames, deletions)
+    cases, drugs, reactions = shaper.shape(frames)
+    del frames
+    row_level = rj.combine(shaper.rejected)
+    if len(row_level):
+        row_level = row_level.sort_values(["file", "row"], kind="stable", ignore_index=True)
+    return FaersExport(
+        files=reader.files,
+        cases=cases,
+        drugs=drugs,
+        reactions=reactions,
+        rejections=rj.combine([*reader.problems, row_level]),
+        notes=[*reader.notes, *shaper.notes],
+        uses=log.uses,
+        rows_read=reader.rows_read,
+        folded=_folded_frame(shaper.folded),
+        withheld=withheld,
+        deletions=deletions,
+    )
 
 
 def _folded_frame(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -792,15 +798,17 @@ def _withhold(
     reports = set(demo.loc[gone, "report_key"].dropna())
     withheld: dict[str, int] = {}
     for table, frame in frames.items():
-        mask = gone if table == "DEMO" else frame["source"].eq("faers") & frame[
-            "report_key"
-        ].isin(reports)
+        mask = (
+            gone
+            if table == "DEMO"
+            else frame["source"].eq("faers") & frame["report_key"].isin(reports)
+        )
         for name, n in frame.loc[mask, FILE].value_counts(sort=False).items():
             withheld[str(name)] = int(n)
         frames[table] = frame[~mask]
     found = set(demo.loc[gone, "case_key"])
     counted = [
-        Deletion(d.file, d.quarter, d.case_keys, len(found.intersection(d.case_keys)))
+        Deletion(d.file, d.quarter, d.case_keys, tuple(k for k in d.case_keys if k in found))
         for d in deletions
     ]
     return frames, withheld, counted
@@ -864,9 +872,10 @@ class _Shaper:
             if out in (FILE, ROW, "source", "quarter") or frame[out].dtype != object:
                 continue
             values = frame[out]
-            flagged = per_distinct_value(
-                values, lambda s: suspicious_text(s)["formula"]
-            ).astype(bool) & values.notna()
+            flagged = (
+                per_distinct_value(values, lambda s: suspicious_text(s)["formula"]).astype(bool)
+                & values.notna()
+            )
             if flagged.any():
                 self.reject(
                     frame[flagged],
