@@ -29,14 +29,15 @@ Checks and choices
 ------------------
 * Rows are rejected, never repaired. A row can be rejected for more than one reason, and each
   reason is its own rejection.
-* Duplicates are judged across the whole export, in order: quarters in ascending order, then
-  files by name, then rows. The first row is kept, including when that first row is rejected
-  for another reason. Keys are the report (DEMO), the report and drug sequence (DRUG), and the
-  report and the preferred term ignoring case (REAC).
+* Quarters are read one at a time (:func:`read_quarters`), oldest first. Duplicates are judged
+  within a quarter, in order: files by name, then rows (across quarters, the store rejects a
+  report a batch writes twice). The first row is kept, including when that first row is
+  rejected for another reason. Keys are the report (DEMO), the report and drug sequence
+  (DRUG), and the report and the preferred term ignoring case (REAC).
 * "In DEMO" means that the report appears in a DEMO row of the same quarter. Rejected DEMO rows
   count. So a DEMO row rejected for, say, a non-numeric age removes nothing else. Its DRUG and
   REAC rows stay in ``drugs`` and ``reactions`` without a case row, and a note counts them. Its
-  OUTC and RPSR codes have no case row to go to.
+  OUTC and RPSR rows are in ``folded`` without a case row: the loader rejects them with it.
 * THER and INDI rows join only drugs that were accepted. A row for a drug that was itself
   rejected is rejected too ("drug N of report X was rejected"), so that nothing disappears
   without a trace.
@@ -45,8 +46,9 @@ Checks and choices
 * When a drug has several THER rows (one per therapy period), the drug keeps the earliest
   non-empty ``start_dt`` and the latest non-empty ``end_dt``. The comparison is on the raw
   text, so a partial ``2011`` sorts before ``20110305``. A note gives the count.
-* ``is_latest`` is decided over the accepted cases of the export, grouped by ``case_key``
-  across quarters and layouts. A FAERS version beats a legacy AERS one, then the higher
+* ``is_latest`` is decided over the accepted cases of the quarter (:func:`read_faers`: of the
+  export; the store recomputes it over everything loaded), grouped by ``case_key`` across
+  layouts. A FAERS version beats a legacy AERS one, then the higher
   ``caseversion`` (FAERS) or numeric ``isr`` (AERS) wins. Grouping across layouts assumes
   that cases migrated from AERS kept their legacy case number as ``caseid``. The samples cannot
   confirm this, because they share no case.
@@ -61,8 +63,18 @@ Checks and choices
 * Files are named in ``files``, in ``_file`` and in rejections by their base name, e.g.
   ``DEMO17Q2.txt``. ``files`` lists every FAERS table the reader opened. Files skipped because
   their quarter has no usable DEMO are not listed.
-* FDA deletion lists (``DELETE*.txt`` in recent zips) are not applied. A note mentions any
-  that are found in a folder.
+* FDA deletion lists (``Deleted/DELETE26Q2.txt``: one caseid a line; blank lines and a header
+  skipped; other lines rejected) remove the cases they name from their quarter's rows
+  (``withheld`` counts them per file) and are handed to the loader in ``deletions``, which
+  deletes every version of those cases from the store (see docs/data_formats.md).
+* Impossible values reject their row: a date that is not ``YYYYMMDD``/``YYYYMM``/``YYYY``, not
+  in the calendar or outside 1900-2100 (rule ``date``); a negative age or weight, or one above
+  :data:`AGE_LIMITS`/:data:`WEIGHT_LIMITS` in its unit (rule ``range``); text in any field
+  starting like a spreadsheet formula (rule ``formula``).
+* Every file given is accounted for in ``uses``: tables read are used, files of a quarter
+  without a usable DEMO ignored, broken files unreadable, any other file of a folder not
+  recognised (not a rejection). Columns outside FDA's layout are named in a note; those of
+  :data:`UNSTORED` are read and deliberately not stored.
 * ``drugs`` and ``reactions`` carry ``quarter`` as well, because several quarters can come in
   one call.
 """
@@ -1114,7 +1126,8 @@ class _Shaper:
                 f"{name}: {len(group)} dose_amt value(s) are not numbers (e.g. "
                 f"'{group['dose_amount'].iloc[0]}'); their dose_amount is left empty"
             )
-        product = _products(kept["drug_name"]).fillna(_products(kept["active_ingredient"]))
+        by_name = _products(kept["drug_name"])
+        product = by_name.where(by_name.notna(), _products(kept["active_ingredient"]))
         return kept.assign(dose_amount=amount, product=product), drug[keyed]
 
     def linked(
