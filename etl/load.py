@@ -614,7 +614,19 @@ def _write_faers_children(run: _Run, frame: pd.DataFrame, ids: dict[str, int], t
         reason="its report was rejected in DEMO, so it cannot be loaded",
     )
     run.reject(found.assign(file=frame.loc[orphan, "_file"].to_numpy()))
-    rows = frame[~orphan].assign(icsr_case_id=case_id[~orphan].astype(int))
+    if not run.writing:
+        return
+    kept = np.flatnonzero(~orphan.to_numpy())
+    # shaped and written a slice at a time: no full-size copy of a 2-million-row DRUG file
+    for start in range(0, len(kept), FAERS_WRITE_ROWS):
+        part = kept[start : start + FAERS_WRITE_ROWS]
+        rows = frame.iloc[part].assign(icsr_case_id=case_id.iloc[part].astype(int).to_numpy())
+        for name, of_file in rows.groupby("_file", sort=False):
+            _write_part(run, table, str(name), _child_rows(run, of_file, table))
+
+
+def _child_rows(run: _Run, rows: pd.DataFrame, table: str) -> pd.DataFrame:
+    """DRUG or REAC rows of the reader as store rows of ``table``."""
     if table == "icsr_drug":
         start, _ = impute(parse_dates(rows["start_date_source_value"].fillna("")), "first")
         end, _ = impute(parse_dates(rows["end_date_source_value"].fillna("")), "last")
@@ -626,12 +638,9 @@ def _write_faers_children(run: _Run, frame: pd.DataFrame, ids: dict[str, int], t
                 dtype="Int64",
             ),
         ).drop(columns=["product", "start_date_source_value", "end_date_source_value"])
-    files = rows["_file"]
-    rows = rows.drop(columns=["report_key", "quarter", "_file", "_key", "_row"]).assign(
+    return rows.drop(columns=["report_key", "quarter", "_file", "_key", "_row"]).assign(
         source_key=rows["_key"], source_row=rows["_row"]
     )
-    if run.writing:
-        _write_per_file(run, table, rows, files)
 
 
 FAERS_WRITE_ROWS = 100_000

@@ -82,11 +82,12 @@ Checks and choices
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 
 from etl import rejections as rj
@@ -318,10 +319,11 @@ def _read_quarter(
     reader = _Reader(sources, log)
     deletions = reader.read_quarter(quarter, found)
     shaper = _Shaper(reader.columns)
-    frames = {table: _concat(reader.frames.pop(table), table) for table in TABLES}
-    frames, withheld, deletions = _withhold(frames, deletions)
-    cases, drugs, reactions = shaper.shape(frames)
-    del frames
+    tables = _Tables(reader, quarter, deletions)
+    cases, drugs, reactions = shaper.shape(tables)
+    withheld, deletions = tables.withheld, tables.deletions
+    del tables
+    reader.files.sort(key=_reading_order)
     row_level = rj.combine(shaper.rejected)
     if len(row_level):
         row_level = row_level.sort_values(["file", "row"], kind="stable", ignore_index=True)
@@ -338,6 +340,12 @@ def _read_quarter(
         withheld=withheld,
         deletions=deletions,
     )
+
+
+def _reading_order(file: SourceFile) -> int:
+    """DELETE lists first, then the tables in the order of :data:`TABLES`."""
+    table = _TABLE_NAME.match(file.name)
+    return -1 if table is None else TABLES.index(table.group(1).upper())
 
 
 def _folded_frame(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -705,6 +713,8 @@ class _Reader:
         self.problems: list[pd.DataFrame] = []
         self.notes: list[str] = []
         self.rows_read: dict[str, int] = {}
+        self.pending: list[_Found] = []
+        """Files of the quarter not read yet (every table but DEMO, read when needed)."""
 
     def read_quarter(self, quarter: str, found: list[_Found]) -> list[Deletion]:
         """Read the quarter's files; its DELETE lists."""
@@ -731,8 +741,7 @@ class _Reader:
             self.notes.append(f"{quarter}: no usable DEMO file, so these were not read: {unread}")
             self._not_read(others, f"not read: {quarter} has no usable DEMO file")
             return deletions
-        for f in others:
-            self._read(f, quarter)
+        self.pending = others  # read one table at a time, when it is shaped (_Tables)
         return deletions
 
     def _not_read(self, found: list[_Found], why: str) -> None:
@@ -754,7 +763,8 @@ class _Reader:
         self.columns[source.name] = {
             out: _clean(col) for out, col in read.header.columns.items() if col is not None
         }
-        self.frames[found.table].append(read.frame.assign(quarter=quarter))
+        read.frame["quarter"] = quarter
+        self.frames[found.table].append(read.frame)
         return True
 
     def _read_deletion(self, found: _Found, quarter: str) -> Deletion:
@@ -795,38 +805,53 @@ _DELETE_HEADERS = ("caseid", "case_id", "case id", "caseids")
 """A first line taken for a header of a DELETE list (in lower case)."""
 
 
-def _withhold(
-    frames: dict[str, pd.DataFrame], deletions: list[Deletion]
-) -> tuple[dict[str, pd.DataFrame], dict[str, int], list[Deletion]]:
-    """The quarter's frames without the cases its DELETE lists name (FAERS layout only).
+class _Tables:
+    """A quarter's tables, each read when the shaper takes it (and then no longer held here).
 
-    Returns the frames, the rows withheld per file and the deletions with ``in_export`` set.
+    DEMO is read first; the cases FDA's DELETE lists of the quarter name are withheld from it
+    and, by report, from every other table as it is read (FAERS layout only).
     """
-    listed = {key for deletion in deletions for key in deletion.case_keys}
-    if not listed:
-        return frames, {}, deletions
-    demo = frames["DEMO"]
-    gone = demo["source"].eq("faers") & demo["case_key"].isin(listed)
-    reports = set(demo.loc[gone, "report_key"].dropna())
-    withheld: dict[str, int] = {}
-    for table, frame in frames.items():
-        mask = (
-            gone
-            if table == "DEMO"
-            else frame["source"].eq("faers") & frame["report_key"].isin(reports)
-        )
+
+    def __init__(self, reader: _Reader, quarter: str, deletions: list[Deletion]) -> None:
+        self.reader = reader
+        self.quarter = quarter
+        self.withheld: dict[str, int] = {}
+        listed = {key for deletion in deletions for key in deletion.case_keys}
+        demo = _concat(reader.frames.pop("DEMO"), "DEMO")
+        gone = demo["source"].eq("faers") & demo["case_key"].isin(listed)
+        self.gone = set(demo.loc[gone, "report_key"].dropna())
+        found = set(demo.loc[gone, "case_key"])
+        self.deletions = [
+            Deletion(d.file, d.quarter, d.case_keys, tuple(k for k in d.case_keys if k in found))
+            for d in deletions
+        ]
+        self.demo = self._withhold(demo, gone)
+
+    def _withhold(self, frame: pd.DataFrame, mask: pd.Series) -> pd.DataFrame:
+        if not mask.any():
+            return frame
         for name, n in frame.loc[mask, FILE].value_counts(sort=False).items():
-            withheld[str(name)] = int(n)
-        frames[table] = frame[~mask]
-    found = set(demo.loc[gone, "case_key"])
-    counted = [
-        Deletion(d.file, d.quarter, d.case_keys, tuple(k for k in d.case_keys if k in found))
-        for d in deletions
-    ]
-    return frames, withheld, counted
+            self.withheld[str(name)] = int(n)
+        return frame.take(np.flatnonzero(~mask.to_numpy()))  # a frame of its own, not a view
+
+    def pop(self, table: str) -> pd.DataFrame:
+        """The table's rows (its files are read now), without the withheld cases."""
+        if table == "DEMO":
+            demo, self.demo = self.demo, _concat([], "DEMO")
+            return demo
+        for found in [f for f in self.reader.pending if f.table == table]:
+            self.reader._read(found, self.quarter)
+        frame = _concat(self.reader.frames.pop(table, []), table)
+        if not self.gone:
+            return frame
+        return self._withhold(
+            frame, frame["source"].eq("faers") & frame["report_key"].isin(self.gone)
+        )
 
 
 def _concat(frames: list[pd.DataFrame], table: str) -> pd.DataFrame:
+    if len(frames) == 1:
+        return frames[0]
     if frames:
         return pd.concat(frames, ignore_index=True)
     columns = [spec.name for spec in _FIELDS[table]] + [ROW, FILE, "source", "quarter"]
@@ -990,20 +1015,28 @@ class _Shaper:
         return empty
 
     def duplicates(
-        self, frame: pd.DataFrame, keys: list[str], eligible: pd.Series, out: str, label: pd.Series
+        self,
+        frame: pd.DataFrame,
+        keys: list[str],
+        eligible: pd.Series,
+        out: str,
+        label: Callable[[pd.DataFrame], pd.Series],
     ) -> pd.Series:
-        """Reject later rows repeating an earlier eligible row's ``keys``; their mask."""
-        rows = frame[eligible]
+        """Reject later rows repeating an earlier eligible row's ``keys``; their mask.
+
+        ``label`` names the rejected rows (it is called on them only: texts are built for the
+        few duplicates, not for the million rows of a real DRUG file).
+        """
+        rows = frame.loc[eligible, [*keys, ROW, FILE]]
         later = rows.duplicated(keys, keep="first")
-        grouped = rows.groupby(keys, sort=False, dropna=False)
-        where = (
-            " already appears in row "
-            + grouped[ROW].transform("first").astype(str)
-            + " of "
-            + grouped[FILE].transform("first").astype(str)
-        )
         mask = later.reindex(frame.index, fill_value=False).astype(bool)
-        self.reject(frame[mask], out, "duplicate", label[mask] + where[later])
+        if not mask.any():
+            return mask
+        first = rows[~later]
+        found = rows.loc[later, keys].merge(first, how="left", on=keys)
+        where = " already appears in row " + found[ROW].astype(str) + " of " + found[FILE]
+        repeated = frame[mask]
+        self.reject(repeated, out, "duplicate", label(repeated) + where.to_numpy())
         return mask
 
     def not_in_demo(
@@ -1019,24 +1052,40 @@ class _Shaper:
         self.reject(frame[absent], out, "not_in_demo", reason)
         return absent
 
-    def shape(
-        self, frames: dict[str, pd.DataFrame]
-    ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-        demo = frames["DEMO"]
+    def shape(self, frames: _Tables) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        # Each input frame is taken out of ``frames`` when it is used, and each output is
+        # finished at once, so that a quarter's tables are not all in memory together.
+        demo = frames.pop("DEMO")
         reported = demo.loc[demo["report_key"].notna(), _REPORT]
         cases = self.cases(demo)
-        drugs, all_drugs = self.drugs(frames["DRUG"], reported)
-        drugs = self.therapy(drugs, frames["THER"], all_drugs)
-        drugs = self.indications(drugs, frames["INDI"], all_drugs)
-        reactions = self.reactions(frames["REAC"], reported)
+        del demo
         for table, label, allowed, out in (
             ("OUTC", "outcome", OUTCOME_CODES, "outcomes"),
             ("RPSR", "report source", REPORT_SOURCE_CODES, "report_sources"),
         ):
-            codes = self.codes(frames[table], reported, label, allowed).rename(
+            codes = self.codes(frames.pop(table), reported, label, allowed).rename(
                 columns={"code": out}
             )
             cases = cases.merge(codes, how="left", on=_REPORT)
+        cases = _finish(cases, CASE_COLUMNS, "DEMO|" + cases["report_key"].astype(str))
+        drugs, all_drugs = self.drugs(frames.pop("DRUG"), reported)
+        drugs = self.therapy(drugs, frames.pop("THER"), all_drugs)
+        drugs = self.indications(drugs, frames.pop("INDI"), all_drugs)
+        del all_drugs
+        drugs = _finish(
+            drugs,
+            DRUG_COLUMNS,
+            "DRUG|" + drugs["report_key"].astype(str) + "|" + drugs["drug_seq"].astype(str),
+        )
+        reactions = self.reactions(frames.pop("REAC"), reported)
+        reactions = _finish(
+            reactions,
+            REACTION_COLUMNS,
+            "REAC|"
+            + reactions["report_key"].astype(str)
+            + "|"
+            + reactions["preferred_term"].astype(str),
+        )
         kept_drugs = int((~_isin(drugs, _REPORT, cases)).sum())
         kept_reactions = int((~_isin(reactions, _REPORT, cases)).sum())
         if kept_drugs or kept_reactions:
@@ -1044,22 +1093,7 @@ class _Shaper:
                 f"{kept_drugs} DRUG row(s) and {kept_reactions} REAC row(s) belong to reports "
                 "whose DEMO row was rejected; they are kept, but those reports have no case row"
             )
-        return (
-            _finish(cases, CASE_COLUMNS, "DEMO|" + cases["report_key"].astype(str)),
-            _finish(
-                drugs,
-                DRUG_COLUMNS,
-                "DRUG|" + drugs["report_key"].astype(str) + "|" + drugs["drug_seq"].astype(str),
-            ),
-            _finish(
-                reactions,
-                REACTION_COLUMNS,
-                "REAC|"
-                + reactions["report_key"].astype(str)
-                + "|"
-                + reactions["preferred_term"].astype(str),
-            ),
-        )
+        return cases, drugs, reactions
 
     def cases(self, demo: pd.DataFrame) -> pd.DataFrame:
         """Accepted DEMO rows, with numbers parsed and ``is_latest`` set."""
@@ -1070,7 +1104,7 @@ class _Shaper:
         bad |= self.dates(demo, "event_date_source_value")
         bad |= self.dates(demo, "fda_received_date_source_value")
         bad |= self.duplicates(
-            demo, ["report_key"], key.notna(), "report_key", "report " + key.astype(str)
+            demo, ["report_key"], key.notna(), "report_key", _label("report {report_key}")
         )
         numbers = {}
         for out, what in (("age", "age"), ("weight", "weight")):
@@ -1110,15 +1144,13 @@ class _Shaper:
             text.notna(), "drug_seq is empty, so the drug cannot be told apart"
         )
         self.reject(drug[~valid], "drug_seq", "not_an_integer", reason)
-        drug = drug.assign(drug_seq=seq)
+        drug["drug_seq"] = seq  # the reader's own frame: no copy
         bad |= ~valid
         keyed = drug["report_key"].notna() & valid
         bad |= self.not_in_demo(drug, keyed, reported)
-        label = (
-            "drug " + drug["drug_seq"].astype(str) + " of report " + drug["report_key"].astype(str)
-        )
+        label = _label("drug {drug_seq} of report {report_key}")
         bad |= self.duplicates(drug, ["report_key", "drug_seq"], keyed, "drug_seq", label)
-        kept = drug[~bad]
+        kept = drug.take(np.flatnonzero(~bad.to_numpy()))
         amount = pd.to_numeric(kept["dose_amount"], errors="coerce").astype("float64")
         odd = kept[kept["dose_amount"].notna() & amount.isna()]
         for name, group in odd.groupby(FILE, sort=False):
@@ -1128,7 +1160,7 @@ class _Shaper:
             )
         by_name = _products(kept["drug_name"])
         product = by_name.where(by_name.notna(), _products(kept["active_ingredient"]))
-        return kept.assign(dose_amount=amount, product=product), drug[keyed]
+        return kept.assign(dose_amount=amount, product=product), drug.loc[keyed, _DRUG]
 
     def linked(
         self, rows: pd.DataFrame, drugs: pd.DataFrame, all_drugs: pd.DataFrame, what: str
@@ -1147,15 +1179,13 @@ class _Shaper:
         keyed = ~bad & valid
         accepted = keyed & _isin(rows, _DRUG, drugs)
         known = keyed & _isin(rows, _DRUG, all_drugs)
-        label = (
-            "drug " + rows["drug_seq"].astype(str) + " of report " + rows["report_key"].astype(str)
-        )
         gone = known & ~accepted
+        label = _label("drug {drug_seq} of report {report_key}")
         self.reject(
             rows[gone],
             "drug_seq",
             "drug_rejected",
-            label[gone] + f" was rejected, so this {what} was not used",
+            label(rows[gone]) + f" was rejected, so this {what} was not used",
         )
         absent = keyed & ~known
         self.reject(
@@ -1191,7 +1221,8 @@ class _Shaper:
         for column, keep in edges:
             dated = rows[rows[column].notna()].sort_values(column, kind="stable")
             edge = dated.drop_duplicates(_DRUG, keep=keep)[[*_DRUG, column]]
-            drugs = drugs.merge(edge, how="left", on=_DRUG)
+            joined = drugs[_DRUG].merge(edge, how="left", on=_DRUG)  # keys only: no copy
+            drugs[column] = joined[column].to_numpy()
         return drugs
 
     def indications(
@@ -1202,7 +1233,9 @@ class _Shaper:
         rows = self.linked(indi[~bad], drugs, all_drugs, "indication")
         self.fold(rows)
         rows = rows.drop_duplicates([*_DRUG, "indication"])
-        return drugs.merge(_join(rows, _DRUG, "indication", "; "), how="left", on=_DRUG)
+        joined = drugs[_DRUG].merge(_join(rows, _DRUG, "indication", "; "), how="left", on=_DRUG)
+        drugs["indication"] = joined["indication"].to_numpy()
+        return drugs
 
     def reactions(self, reac: pd.DataFrame, reported: pd.DataFrame) -> pd.DataFrame:
         """Accepted REAC rows (one per report and preferred term, ignoring case)."""
@@ -1211,13 +1244,10 @@ class _Shaper:
         bad |= self.formulas(reac)
         keyed = reac["report_key"].notna() & reac["preferred_term"].notna()
         bad |= self.not_in_demo(reac, keyed, reported)
-        folded = reac.assign(_term=reac["preferred_term"].str.lower())
-        label = (
-            "reaction '"
-            + reac["preferred_term"].astype(str)
-            + "' of report "
-            + reac["report_key"].astype(str)
+        folded = reac[["report_key", "preferred_term", ROW, FILE]].assign(
+            _term=reac["preferred_term"].str.lower()
         )
+        label = _label("reaction '{preferred_term}' of report {report_key}")
         bad |= self.duplicates(folded, ["report_key", "_term"], keyed, "preferred_term", label)
         return reac[~bad]
 
@@ -1239,6 +1269,20 @@ class _Shaper:
         self.fold(kept)
         kept = kept.drop_duplicates([*_REPORT, "code"]).sort_values("code", kind="stable")
         return _join(kept, _REPORT, "code", ";")
+
+
+def _label(template: str) -> Callable[[pd.DataFrame], pd.Series]:
+    """A function naming rows by ``template`` (``{column}`` placeholders), e.g. "drug 1 of
+    report 11"."""
+    parts = re.split(r"\{(\w+)\}", template)
+
+    def label(rows: pd.DataFrame) -> pd.Series:
+        text = pd.Series("", index=rows.index, dtype=object)
+        for position, part in enumerate(parts):
+            text = text + (rows[part].astype(str) if position % 2 else part)
+        return text
+
+    return label
 
 
 def _join(frame: pd.DataFrame, keys: list[str], column: str, sep: str) -> pd.DataFrame:
