@@ -138,10 +138,9 @@ def read_csv_chunks(
     if path.stat().st_size == 0:
         raise FileProblem("empty_file", "the file is empty (0 bytes)")
     chosen, scan = _check_text(path, delimiter=delimiter, encoding=encoding)
-    if chosen == WINDOWS_1252 and encoding == AUTO and notes is not None:
-        notes.append(
-            f"{name or path.name}: not UTF-8 text; read as Windows-1252 (cp1252), the fallback"
-        )
+    fallback = f"{name or path.name}: not UTF-8 text; read as Windows-1252 (cp1252), the fallback"
+    if chosen == WINDOWS_1252 and encoding == AUTO and notes is not None and fallback not in notes:
+        notes.append(fallback)
     if scan.whole and not re.search(rb"[\r\n]", scan.tail):  # a header line, no line end
         names = next(csv.reader([scan.tail.decode(chosen, errors="replace")], delimiter=delimiter))
         frame = pd.DataFrame({_without_bom(n): pd.Series(dtype=object) for n in names})
@@ -221,9 +220,9 @@ def _without_bom(name: str) -> str:
 # ---- the checks made before the first row -------------------------------------------------
 
 
-def _open_bytes(path: Path) -> BinaryIO:
+def _open_bytes(path: Path) -> BinaryIO | gzip.GzipFile:
     if path.suffix.lower() == ".gz":
-        return gzip.open(path, "rb")
+        return gzip.GzipFile(path, "rb")
     return path.open("rb")
 
 
@@ -357,7 +356,10 @@ def _check_last_row(path: Path, scan: _Scan, *, delimiter: str, encoding: str, w
     if not len(boundaries):
         return  # only a header, or a last row longer than the kept tail: nothing to compare
     record = scan.tail[boundaries[-1] + 1 :].decode(encoding, errors="replace")
-    fields = next(csv.reader(io.StringIO(record, newline=""), delimiter=delimiter), [])
+    try:
+        fields = next(csv.reader(io.StringIO(record, newline=""), delimiter=delimiter), [])
+    except csv.Error:  # e.g. a field over the csv module's limit: pyarrow judges it
+        return
     if len(fields) == width:
         return
     row = _count_rows(path, separator)

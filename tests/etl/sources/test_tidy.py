@@ -141,7 +141,7 @@ def test_tidy_csv_reads_missing_value_literals_as_empty(tmp_path: Path) -> None:
 
     frame = _consume(TidySource([folder / "subjects.csv"]))[0].frame
 
-    assert frame.loc[0, ["death_date", "death_cause"]].tolist() == ["", ""]
+    assert [frame.loc[0, "death_date"], frame.loc[0, "death_cause"]] == ["", ""]
     assert frame.loc[2, "dose_cells"] == ""
 
 
