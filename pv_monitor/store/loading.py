@@ -73,6 +73,7 @@ IDENTITIES: dict[str, tuple[str, ...]] = {
 """What identifies a row of each loaded table across loads."""
 _NAMED_BY: dict[str, tuple[str, str, str]] = {
     "subject_id": ("subject", "subject_key", "subject"),
+    "study_id": ("study", "study_key", "study"),
     "icsr_case_id": ("icsr_case", "report_key", "report"),
 }
 """Surrogate identity columns and how a duplicate's reason names them: (table, key, word)."""
