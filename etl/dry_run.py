@@ -19,6 +19,7 @@ store would see it:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 
@@ -64,22 +65,34 @@ class DryRun:
         """0 when nothing would be rejected, 1 otherwise."""
         return 1 if self.rejected_total else 0
 
-    def summary(self, examples: int = 3) -> pd.DataFrame:
+    def summary(self, examples: int = 3) -> list[RejectionGroup]:
         """Rejections by file and rule: how many, and the first ``examples`` of each."""
-        columns = ["file", "rule", "count", "examples"]
         if not len(self.rejections):
-            return pd.DataFrame(columns=columns)
+            return []
         grouped = self.rejections.groupby(["file", "rule"], sort=True, dropna=False)
-        rows = [
-            {
-                "file": file,
-                "rule": rule,
-                "count": len(group),
-                "examples": group.head(examples).to_dict("records"),
-            }
+        return [
+            RejectionGroup(
+                str(file),
+                str(rule),
+                len(group),
+                [
+                    {str(k): v for k, v in record.items()}
+                    for record in group.head(examples).to_dict("records")
+                ],
+            )
             for (file, rule), group in grouped
         ]
-        return pd.DataFrame(rows, columns=columns)
+
+
+@dataclass(frozen=True)
+class RejectionGroup:
+    """The rejections of one file under one rule."""
+
+    file: str
+    rule: str
+    count: int
+    examples: list[dict[str, Any]]
+    """The first rejections: file, row, field, value, rule, reason."""
 
 
 class _Check:

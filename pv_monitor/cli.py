@@ -389,7 +389,7 @@ def _print_dry_run(mapping: Path, result: DryRun) -> None:
         say("Nothing would be rejected.")
         return
     say(f"{result.rejected_total:,} rejection(s) would stop an all-or-nothing load:")
-    for group in result.summary().itertuples():
+    for group in result.summary():
         say(f"  {group.file}: {group.count:,} x {group.rule}, e.g.")
         for example in group.examples:
             row = "" if example["row"] is None or pd.isna(example["row"]) else example["row"]

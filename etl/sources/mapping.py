@@ -13,7 +13,7 @@ Top-level keys (``files`` and at least one of the other sections are required)::
 
     mapping_version: 1            # required
     description: free text        # optional, ignored
-    missing_values: [N/A, "---"]  # cell texts read as empty in every column the mapping uses
+    missing_values: [NA, "---"]   # cell texts read as missing (default: "", NA, ., NULL, N/A)
     files: {...}                  # the data files, by a name of your choice
     value_maps: {...}             # named recodings of cell values
     subjects: {...}               # one row per subject
@@ -21,12 +21,22 @@ Top-level keys (``files`` and at least one of the other sections are required)::
     adverse_events: [...]         # entries producing adverse events
     medications: [...]            # entries producing medications
 
-``files``: ``NAME: {path, format, sheet, header_rows, delimiter, encoding, subject_id}``.
-``path`` is a file name (or a path relative to a given folder) looked up in every ``PATH``;
-``format`` is ``csv`` or ``excel`` (default: ``excel`` for .xlsx/.xlsm, else ``csv``);
-``sheet`` (excel; default the first sheet); ``header_rows`` (default 1); ``delimiter`` (csv,
-default ``,``) and ``encoding`` (csv, default ``utf8``); ``subject_id``: the column holding the
-subject's identifier (required).
+``files``: ``NAME: {path, format, sheet, header_rows, delimiter, encoding, subject_id,
+missing_values}``. ``path`` is a file name (or a path relative to a given folder) looked up in
+every ``PATH``; it must stay inside the folder (an absolute path, or one that leaves the folder,
+also through a symbolic link, is refused without opening the file); ``format`` is ``csv`` or
+``excel`` (default: ``excel`` for .xlsx/.xlsm, else ``csv``); ``sheet`` (excel; default the
+first sheet); ``header_rows`` (default 1); ``delimiter`` (csv, default ``,``) and ``encoding``
+(csv, default ``utf8``); ``subject_id``: the column holding the subject's identifier
+(required); ``missing_values``: see below.
+
+Missing values: in every column the mapping uses, a cell whose text is one of the missing
+values (compared ignoring case and surrounding spaces, numbers by value) is read as empty, and
+counted in the notes. The list that applies to a file is its own ``missing_values``, else the
+top-level one, else :data:`DEFAULT_MISSING_VALUES` (``""``, ``NA``, ``.``, ``NULL``, ``N/A``);
+a list replaces the one above it (write the defaults again to keep them), and an empty cell is
+always missing, so ``missing_values: [""]`` turns every other literal off. An unquoted YAML
+``NULL`` or ``~`` stands for the text NULL; quote ``yes``/``no``/``on``/``off``.
 
 Columns are referenced by their header text. When ``header_rows`` is more than 1 a column's
 name is its *header path*: the texts of its header cells from top to bottom joined by ``/``,
@@ -38,12 +48,19 @@ column, or several, is an error naming the entry and the closest existing header
 
 Fields of entries take one of three forms:
 
-* *constant*: a plain YAML value, e.g. ``unit: mg/L`` (``code``, ``unit``, ``term``,
-  ``grading_scale``, ``drug``, ``dose_unit``, ``route``, ``serious``, ``outcome``,
-  ``other_cause``, ``specimen`` and the subject fields);
+* *constant*: ``{constant: VALUE}``, or a plain YAML value, e.g. ``unit: mg/L`` (``code``,
+  ``unit``, ``term``, ``grading_scale``, ``drug``, ``dose_unit``, ``route``, ``serious``,
+  ``outcome``, ``other_cause``, ``specimen`` and the subject fields);
 * *column*: ``{column: HEADER, map: VALUE_MAP}`` (``map`` optional) for any of those;
 * fields that always come from a column (``value``, ``grade``, ``given``, ``dose``,
   ``verbatim``, a file's ``subject_id``) also accept the header text alone.
+
+A plain text that is also a column's header (its whole header path or its last part) is
+refused as ambiguous, with a message showing both ``{column: ...}`` and ``{constant: ...}``;
+except the ``code``, ``term`` or ``drug`` of an entry naming the very column its ``value``,
+``grade`` or ``given`` is read from (``code: CRP, value: CRP``: a column cannot be both). The
+numeric subject fields ``age_years``, ``weight_kg`` and ``dose_cells`` take a number or a
+column: plain text there (``age_years: Age``) is always refused.
 
 Times (``at``, ``onset``, ``resolved``, ``started``, ``ended``, ``death_date``,
 ``last_contact_date``) are ``{day: COLUMN}``: days after the infusion, fractions giving the
@@ -54,7 +71,10 @@ ISO 8601 as written; Excel date cells need no format). A whole number of days gi
 ``YYYY-MM-DD``, a fraction ``YYYY-MM-DDTHH:MM``. A day or date that cannot be read is passed on
 as written, so that the pipeline rejects it with its row.
 
-``subjects``: ``file`` (required); ``study_id``, ``site_id``, ``product`` (required);
+``subjects``: ``file`` (required); ``when`` (only rows meeting it are subjects; the others
+are counted in the notes); ``study_id``, ``site_id``, ``product`` (required; constants when
+the export does not name them, and the notes say which came from the mapping and which from a
+column);
 ``target_antigen`` (of an investigational product, e.g. ``CD22``); ``diagnosis``, ``sex``,
 ``age_years``, ``weight_kg``, ``dose_cells``, ``lymphodepletion``, ``death_cause``;
 ``infusion_date`` (required): ``relative`` when the export has no calendar dates, only days
@@ -79,10 +99,16 @@ for every non-empty start.
 
 Every entry also takes ``file`` (the ``files`` name; default: the only file), ``name`` (used in
 messages and notes), ``when: {column: COLUMN, equals: VALUE or [VALUES]}`` (only rows whose cell
-equals one of the values, compared like value-map keys) and ``key``: the row's stable identity
-per subject. Default keys: ``CODE|day N`` with a nominal day, else ``CODE|`` plus the day or
-date as read; ``TERM|SCALE`` (plus the onset when the term comes from a column); ``DRUG`` with
-``given``, else ``DRUG|`` plus the start as read. Keys must be unique within a section.
+equals one of the values, compared like value-map keys, after missing values; ``""`` or null
+selects empty cells) and ``key``: the row's stable identity per subject. Default keys:
+``CODE|day N`` with a nominal day, else ``CODE|`` plus the day or date as read; ``TERM|SCALE``
+(plus the onset when the term comes from a column); ``DRUG`` with ``given``, else ``DRUG|``
+plus the start as read. Keys must be unique within a section, except between *branches*:
+entries of the same file whose ``when`` conditions are on the same column with no value in
+common read different rows, so they may repeat a code (term, drug) and its key with another
+``unit`` (or any other field), e.g. one entry per cohort when two cohorts record in different
+units. Rows that none of the branches of a code reads (a third cohort, an empty or misspelt
+cohort) are counted in the notes with their values.
 
 ``value_maps``: ``NAME: {SOURCE TEXT: VALUE, ...}``. Keys match ignoring case and spaces, and
 numbers by value (``1`` matches ``1.0``); a ``null`` value means missing. A value not in the map
@@ -121,9 +147,13 @@ Excel row number is ``_row`` plus ``header_rows``; the tidy rows of one wide sou
 it), ``_key``, and the internal columns ``_day_zero_anchored`` and ``_target_antigen``
 (subjects), ``_specimen`` (observations), ``_started_unknown`` (medications) and ``_verbatim``
 (adverse events). Entirely blank rows, empty values and rows outside a ``when`` are skipped and
-counted in the load's notes. A file that cannot be read becomes a file-level rejection; a
-mapping that is not valid, or names a file, sheet or column that does not exist, raises
-:class:`MappingError` before anything is loaded.
+counted in the load's notes. Every file given (every file under a given folder) is accounted
+for in :attr:`ReadLog.uses`: the mapping file and the files it names are used, every other file
+is ignored ("not used by the mapping"), and a named file that cannot be read is unreadable and a
+file-level rejection. A mapping that is not valid, names a file, sheet or column that does not
+exist, or a path outside the folders given, raises :class:`MappingError` before anything is
+loaded. ``pv-monitor mapping check MAPPING FOLDER`` (:mod:`etl.dry_run`) shows what a load would
+store and reject, without a store.
 
 Examples
 --------
@@ -1181,6 +1211,7 @@ class MappingSource:
         self._examples: dict[str, Counter[str]] = {}
         self._infusions: dict[str, pd.Timestamp] = {}
         self._counted: set[str] = set()
+        self._branched = {e.where for group in _branches(self.mapping.entries) for e in group}
 
     # ---- construction ---------------------------------------------------------------------
 
@@ -1371,7 +1402,26 @@ class MappingSource:
                     parts = [p for p in parts if len(p)]
                     if parts:
                         yield Chunk(kind, table.chunk_name, pd.concat(parts, ignore_index=True))
+                self._note_outside_branches(mine, frame)
         self._write_notes()
+
+    def _note_outside_branches(self, entries: list[EntrySpec], frame: pd.DataFrame) -> None:
+        """Count rows that no branch of a code (drug, term) reads (a third cohort, a typing
+        error): see :func:`_branches`."""
+        for group in _branches(entries):
+            first = group[0].when
+            ident = group[0].fields[_IDENTITY_FIELD[group[0].kind]].constant
+            assert first is not None
+            cell = frame[self._positions[group[0].file, first.column]]
+            wanted = {value for entry in group if entry.when for value in entry.when.equals}
+            outside = ~_per_distinct(cell, _canonical).isin(wanted)
+            if outside.any():
+                self._example(
+                    f"{self._tables[group[0].file].chunk_name}: {{n}} row(s) read by none of "
+                    f"the entries of {ident} ({', '.join(e.where for e in group)}): "
+                    f"{first.column.text} is {{examples}}",
+                    cell[outside].where(cell[outside] != "", "(empty)"),
+                )
 
     def _frames(self, name: str) -> Iterator[pd.DataFrame]:
         """Non-blank rows of a data file with missing values emptied; file problems logged.
@@ -1458,7 +1508,10 @@ class MappingSource:
         subject = frame[self._positions[file, self.mapping.files[file].subject_id]]
         keep = pd.Series(True, index=frame.index)
         if entry.when is not None:
-            keep = self._condition(file, entry.when, frame, f"not read by {entry.where}")
+            # a branch's rows of the other branches are no news: _note_outside_branches counts
+            # the rows no branch reads
+            outcome = None if entry.where in self._branched else f"not read by {entry.where}"
+            keep = self._condition(file, entry.when, frame, outcome)
         out = _empty_frame(entry.kind, frame.index)
         out["subject_id"] = subject
         mapped_missing = pd.Series(False, index=frame.index)
@@ -1510,11 +1563,14 @@ class MappingSource:
         return present & ~mapped_missing
 
     def _condition(
-        self, file: str, condition: Condition, frame: pd.DataFrame, outcome: str
+        self, file: str, condition: Condition, frame: pd.DataFrame, outcome: str | None
     ) -> pd.Series:
-        """Rows meeting ``condition``; the others are counted in a note saying ``outcome``."""
+        """Rows meeting ``condition``; the others are counted in a note saying ``outcome``
+        (none when ``outcome`` is None)."""
         cell = frame[self._positions[file, condition.column]]
         keep = _per_distinct(cell, _canonical).isin(condition.equals)
+        if outcome is None:
+            return keep
         self._count(
             f"{self._tables[file].chunk_name}: {{n}} row(s) {outcome}: "
             f"{condition.column.text} is not {condition.shown()}",
@@ -1649,6 +1705,21 @@ class MappingSource:
             self.log.notes.append(template.replace("{n}", f"{n:,}").replace("{examples}", shown))
         self._counts.clear()
         self._examples.clear()
+
+
+_IDENTITY_FIELD = {Kind.OBSERVATIONS: "code", Kind.ADVERSE_EVENTS: "term", Kind.MEDICATIONS: "drug"}
+
+
+def _branches(entries: Sequence[EntrySpec]) -> list[list[EntrySpec]]:
+    """Branches by the code (term, drug) they share: two or more entries of one file with the
+    same constant code and ``when`` on the same column (e.g. a unit per cohort)."""
+    groups: dict[tuple[str, Kind, str, str], list[EntrySpec]] = {}
+    for entry in entries:
+        ident = entry.fields[_IDENTITY_FIELD[entry.kind]].constant
+        if entry.when is not None and ident is not None:
+            column = _norm_header(entry.when.column.text)
+            groups.setdefault((entry.file, entry.kind, ident.casefold(), column), []).append(entry)
+    return [group for group in groups.values() if len(group) > 1]
 
 
 _YAML_KEY = {column: key for _, keys in _SECTIONS.values() for key, (column, _, _) in keys.items()}

@@ -429,10 +429,11 @@ def test_flowsheet_example_loads_with_a_unit_per_cohort(tmp_path: Path, store_ur
     subjects = stored(store_url, select(Subject.subject_key).order_by(Subject.subject_key))
     assert [s for (s,) in subjects] == ["P01", "P02", "P03", "P04", "P05", "P06"]
     assert "patients.csv: 1 row(s) are not subjects: Infused is not 'Y'" in report.notes
-    assert (
-        "flowsheet.csv: 9 row(s) not read by observations[0] (temperature, cohort A): Cohort is "
-        "not 'A'"
-    ) in report.notes
+    # the branches of a code read every row between them: no note about the other cohort's
+    assert not [note for note in report.notes if "not read by" in note or "none of" in note]
+    assert "flowsheet.csv: 5 cell(s) read as missing ('NA' ×3, 'N/A' ×1, 'not done' ×1)" in (
+        report.notes
+    )
     uses = {use.name: (use.use, use.why) for use in report.uses}
     assert uses["README.txt"] == (IGNORED, "not used by the mapping")
     assert uses["flowsheet.csv"][0] == uses["patients.csv"][0] == USED
@@ -575,3 +576,20 @@ def test_dry_run_rejects_what_a_load_rejects(tmp_path: Path, store_url: str) -> 
         "subject P99 is not a subject of this export (a load would accept the row only if the "
         "store already has the subject)"
     ]
+
+
+def test_rows_of_a_cohort_no_branch_reads_are_counted(tmp_path: Path, store_url: str) -> None:
+    folder = flowsheet_export(tmp_path / "export")
+    with (folder / "flowsheet.csv").open("a", encoding="utf-8") as handle:
+        handle.write("P01,C,3,37.0,2,300,5\nP02,,3,37.1,3,310,6\n")
+    report = load(MappingSource(FLOWSHEET_MAPPING, [folder]), store_url)
+    assert report.status == "committed", report.rejections.to_dict("records")
+    # IL-6 has one entry for both cohorts: it is read; TEMP, CRP and ferritin are not, and the
+    # notes say which rows and why
+    assert (
+        "flowsheet.csv: 2 row(s) read by none of the entries of TEMP (observations[0] "
+        "(temperature, cohort A), observations[1] (temperature, cohort B)): Cohort is "
+        "'C' ×1, '(empty)' ×1"
+    ) in report.notes
+    assert len(measured(store_url, "IL6")) == 14 + 2
+    assert len(measured(store_url, "TEMP")) == 17
