@@ -726,6 +726,8 @@ class _Parser:
             if "path" not in spec:
                 raise self.error(where, "path is required")
             path = self.text(spec["path"], where + ".path")
+            if any(ord(c) < 32 for c in path):
+                raise self.error(where + ".path", "a file name cannot hold control characters")
             if Path(path).is_absolute():
                 raise self.error(
                     where + ".path",
@@ -1223,7 +1225,7 @@ class MappingSource:
         for given in paths:
             if given.is_dir():
                 candidate = given / spec.path
-                if not candidate.resolve().is_relative_to(given.resolve()):
+                if not _inside(candidate, given):
                     outside.append(given)
                 elif candidate.is_file():
                     found.setdefault(candidate.resolve(), (candidate, given))
@@ -1264,8 +1266,10 @@ class MappingSource:
             else:
                 names = [(given, given.name)]
             for path, name in names:
-                resolved = path.resolve()
-                if resolved in used:
+                resolved = _resolved(path)
+                if resolved is None:
+                    self.log.account(name, IGNORED, "a symbolic link that leads nowhere")
+                elif resolved in used:
                     self.log.account(used.pop(resolved), USED)
                 elif resolved == mapping:
                     self.log.account(name, USED, "the mapping file")
@@ -1736,6 +1740,21 @@ def _names(ref: ColumnRef, text: str) -> bool:
     """Whether ``text`` is how ``ref`` was written (or its last header part)."""
     wanted = _norm_header(text)
     return wanted in (_norm_header(ref.text), _norm_header(ref.text).rsplit("/", 1)[-1])
+
+
+def _resolved(path: Path) -> Path | None:
+    """``path`` with symbolic links resolved; None when it cannot be (a link loop)."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError, ValueError):
+        return None
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    """Whether ``path``, symbolic links resolved, is ``folder`` or under it (a path that cannot
+    be resolved, e.g. a link loop, is not)."""
+    resolved, root = _resolved(path), _resolved(folder)
+    return resolved is not None and root is not None and resolved.is_relative_to(root)
 
 
 def _time_columns(timing: TimeSpec) -> list[ColumnRef]:

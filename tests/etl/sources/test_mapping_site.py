@@ -512,6 +512,23 @@ def test_every_file_of_the_cd22_folder_is_accounted_for(shared_data: Path) -> No
     assert uses["clinical_data_05-12-20_v1.xlsx"] == (USED, "")
 
 
+def test_links_that_lead_nowhere_and_subfolders_are_accounted_for(tmp_path: Path) -> None:
+    mapping = site(tmp_path, SMALL.format(missing="", file_missing=""), labs_csv=LABS)
+    (tmp_path / "loop1").symlink_to(tmp_path / "loop2")
+    (tmp_path / "loop2").symlink_to(tmp_path / "loop1")
+    (tmp_path / "old").mkdir()
+    write(tmp_path / "old" / "labs.csv", "subject,day,crp\n")
+    source = MappingSource(mapping, [tmp_path])
+    uses = {use.name: (use.use, use.why) for use in source.log.uses.values()}
+    assert uses == {
+        "labs.csv": (USED, ""),
+        "site.yaml": (USED, "the mapping file"),
+        "loop1": (IGNORED, "a symbolic link that leads nowhere"),
+        "loop2": (IGNORED, "a symbolic link that leads nowhere"),
+        "old/labs.csv": (IGNORED, "not used by the mapping"),
+    }
+
+
 def test_a_file_that_cannot_be_read_is_accounted_as_unreadable(
     tmp_path: Path, store_url: str
 ) -> None:
