@@ -511,15 +511,25 @@ def reconcile_command(
     out: Annotated[
         Path | None, typer.Option("--out", help="Write the whole reconciliation to this CSV.")
     ] = None,
+    daily_out: Annotated[
+        Path | None,
+        typer.Option(
+            "--daily-out", help="Write the per subject-day comparison of daily grades to this CSV."
+        ),
+    ] = None,
 ) -> None:
     """Reported CRS and ICANS grades (with their scale) against the ASTCT grades derived from
-    raw observations, per subject and episode; and the agreement between reported scales."""
+    raw observations, per subject and episode (adverse events) and per subject-day (daily
+    reported grades CRS_GRADE/ICANS_GRADE); and the agreement between reported scales."""
     from rich.table import Table
 
     from pv_monitor.grading.reconcile import agreement_table
-    from pv_monitor.pipeline import reconciliation
+    from pv_monitor.pipeline import daily_reconciliation, reconciliation
 
     table, reported = reconciliation(_state(ctx).database_url)
+    days, peaks = daily_reconciliation(_state(ctx).database_url)
+    if daily_out is not None:
+        days.to_csv(daily_out, index=False)
     if out is not None:
         table.to_csv(out, index=False)
     summary = table.groupby(["syndrome", "status"]).size().rename("rows").reset_index()
@@ -546,6 +556,42 @@ def reconcile_command(
         console.print(discordant.head(20).to_string(index=False))
     elif out is not None:
         console.print(f"All rows in {out}")
+    _print_daily(days, peaks, daily_out)
+
+
+def _print_daily(days: pd.DataFrame, peaks: pd.DataFrame, out: Path | None) -> None:
+    """Summaries of the daily comparison: days and subjects' peaks by status."""
+    from rich.table import Table
+
+    if not len(days):
+        console.print("No daily reported grades (CRS_GRADE, ICANS_GRADE) in the store.")
+        return
+    shown = Table(title="Daily reported grades against derived (ASTCT 2019), per subject-day")
+    for column in ("syndrome", "scale", "status", "days", "subjects"):
+        shown.add_column(column, justify="right" if column in ("days", "subjects") else "left")
+    summary = (
+        days.assign(scale=days["scale"].fillna("-"))
+        .groupby(["syndrome", "scale", "status"])
+        .agg(days=("study_day", "size"), subjects=("subject", "nunique"))
+        .reset_index()
+    )
+    for row in summary.itertuples(index=False):
+        shown.add_row(*(str(value) for value in row))
+    console.print(shown)
+    highest = Table(title="Reported daily peak (maximum as given) against derived peak")
+    for column in ("syndrome", "scale", "status", "subjects", "reported peak: subjects"):
+        highest.add_column(column)
+    for (syndrome, scale, status), group in peaks.groupby(["syndrome", "scale", "status"]):
+        counts = group["reported_peak"].value_counts().sort_index()
+        spread = ", ".join(f"{grade:g}: {n}" for grade, n in counts.items())
+        highest.add_row(str(syndrome), str(scale), str(status), str(len(group)), spread)
+    console.print(highest)
+    discordant = days[days["status"] == "discordant"]
+    if len(discordant):
+        console.print(
+            f"{len(discordant)} discordant subject-days" + (f"; all days in {out}" if out else "")
+        )
+        console.print(discordant.head(20).to_string(index=False))
 
 
 def _print_agreement(agreement: pd.DataFrame, syndrome: str, rows: str, columns: str) -> None:
