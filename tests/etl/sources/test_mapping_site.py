@@ -333,7 +333,8 @@ def test_product_study_and_site_constants_are_noted_with_where_they_came_from(
 
 def flowsheet_export(folder: Path) -> Path:
     """The export examples/mappings/flowsheet_daily.yaml describes: 3 patients per cohort, days
-    0-2, cohort A in C, mg/L and ug/L, cohort B in F, mg/dL and ng/mL; P7 never infused."""
+    0-2, cohort A in C, mg/L and ug/L, cohort B in F, mg/dL and ng/mL, daily CRS and ICANS
+    grades (ASTCT 2019, half grades included); P07 never infused."""
     folder.mkdir()
     write(
         folder / "patients.csv",
@@ -346,7 +347,15 @@ def flowsheet_export(folder: Path) -> Path:
         "P06,B,Y,Kymriah,19/03/2024,17,M,ALL\n"
         "P07,B,N,Kymriah,,12,F,ALL\n",
     )
-    rows = ["Patient,Cohort,Day,Tmax,CRP,Ferritin,IL-6"]
+    rows = ["Patient,Cohort,Day,Tmax,CRP,Ferritin,IL-6,CRS grade,ICANS grade"]
+    grades = {  # the clinician's daily CRS and ICANS grades (1.5: the mean of two raters)
+        "P01": (("0", "1", "2"), ("0", "0", "1.5")),
+        "P02": (("0", "0", "0"), ("0", "0", "0")),
+        "P03": (("0", "1", "1"), ("0", "NA", "")),
+        "P04": (("0", "2", "3"), ("0", "1", "2")),
+        "P05": (("0", "0", "0"), ("0", "0", "0")),
+        "P06": (("0", "1", "1"), ("0", "0", "0.5")),
+    }
     for patient, cohort, temps, crp, ferritin, il6 in (
         (
             "P01",
@@ -398,8 +407,10 @@ def flowsheet_export(folder: Path) -> Path:
         ),
     ):
         for day in range(3):
+            crs, icans = (scale[day] for scale in grades[patient])
             rows.append(
-                f"{patient},{cohort},{day},{temps[day]},{crp[day]},{ferritin[day]},{il6[day]}"
+                f"{patient},{cohort},{day},{temps[day]},{crp[day]},{ferritin[day]},{il6[day]},"
+                f"{crs},{icans}"
             )
     write(folder / "flowsheet.csv", "\n".join(rows) + "\n")
     write(folder / "README.txt", "exported from the flowsheet system\n")
@@ -425,13 +436,19 @@ def test_flowsheet_example_loads_with_a_unit_per_cohort(tmp_path: Path, store_ur
     assert len(ferritin) == 16  # P02's empty day 1 and P03's "N/A"
     assert {u for *_, u in ferritin} == {"ng/mL"}
     assert len(measured(store_url, "IL6")) == 18 - 4  # NA, not done, empty, NA
+    # daily grades as given, on their scale: P01's day-2 ICANS 1.5 (two raters) is not rounded
+    assert len(measured(store_url, "CRS_GRADE")) == 18
+    icans = {(s, t.date()): (v, u) for s, t, v, u in measured(store_url, "ICANS_GRADE")}
+    assert len(icans) == 16  # P03's "NA" and empty day 2
+    assert icans[("P01", dt.date(2024, 3, 6))] == (1.5, "astct_2019")
+    assert icans[("P06", dt.date(2024, 3, 21))] == (0.5, "astct_2019")
     # P07 was never infused: not a subject, and the notes say so.
     subjects = stored(store_url, select(Subject.subject_key).order_by(Subject.subject_key))
     assert [s for (s,) in subjects] == ["P01", "P02", "P03", "P04", "P05", "P06"]
     assert "patients.csv: 1 row(s) are not subjects: Infused is not 'Y'" in report.notes
     # the branches of a code read every row between them: no note about the other cohort's
     assert not [note for note in report.notes if "not read by" in note or "none of" in note]
-    assert "flowsheet.csv: 5 cell(s) read as missing ('NA' ×3, 'N/A' ×1, 'not done' ×1)" in (
+    assert "flowsheet.csv: 6 cell(s) read as missing ('NA' ×4, 'N/A' ×1, 'not done' ×1)" in (
         report.notes
     )
     uses = {use.name: (use.use, use.why) for use in report.uses}
@@ -551,7 +568,7 @@ def test_dry_run_counts_what_a_load_stores(tmp_path: Path, store_url: str) -> No
     report = load(MappingSource(FLOWSHEET_MAPPING, [folder]), store_url)
     assert report.status == "committed"
     inserted = sum(file.inserted for file in report.files.values())
-    assert sum(checked.stored.values()) == inserted == 6 + 17 + 17 + 16 + 14
+    assert sum(checked.stored.values()) == inserted == 6 + 17 + 17 + 16 + 14 + 18 + 16
     assert checked.stored["subject"] == 6
     assert checked.tables["measurement"]["subject_key"].tolist()[:1] == ["P01"]
 
@@ -598,7 +615,7 @@ def test_dry_run_rejects_what_a_load_rejects(tmp_path: Path, store_url: str) -> 
 def test_rows_of_a_cohort_no_branch_reads_are_counted(tmp_path: Path, store_url: str) -> None:
     folder = flowsheet_export(tmp_path / "export")
     with (folder / "flowsheet.csv").open("a", encoding="utf-8") as handle:
-        handle.write("P01,C,3,37.0,2,300,5\nP02,,3,37.1,3,310,6\n")
+        handle.write("P01,C,3,37.0,2,300,5,,\nP02,,3,37.1,3,310,6,,\n")
     report = load(MappingSource(FLOWSHEET_MAPPING, [folder]), store_url)
     assert report.status == "committed", report.rejections.to_dict("records")
     # IL-6 has one entry for both cohorts: it is read; TEMP, CRP and ferritin are not, and the
