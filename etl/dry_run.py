@@ -32,6 +32,8 @@ _IDENTITY = {"subject": ("study_key", "subject_key")}
 """Identity of a prepared row within a batch (default: its subject and source key), as the
 store's :data:`pv_monitor.store.loading.IDENTITIES` compares them."""
 _CHILD_IDENTITY = ("subject_key", "source_key")
+_SHOWN = {"study_key": "study", "subject_key": "subject", "source_key": "source_key"}
+"""How a duplicate's reason names each identity column (as the store's reasons do)."""
 
 
 @dataclass
@@ -107,7 +109,8 @@ class _Check:
         self.rejected_subjects: dict[str, tuple[str, int]] = {}
         self.heads: dict[str, list[pd.DataFrame]] = {}
         self.stored: dict[str, int] = {}
-        self.seen: dict[str, set[tuple[object, ...]]] = {}
+        self.seen: dict[str, dict[tuple[object, ...], object]] = {}
+        """Per store table: identities met so far, with the data row that first had each."""
 
     def report(self, file: str) -> FileCheck:
         return self.files.setdefault(file, FileCheck())
@@ -180,20 +183,26 @@ class _Check:
                 continue
             identity = list(_IDENTITY.get(table, _CHILD_IDENTITY))
             keys = list(frame[identity].itertuples(index=False, name=None))
-            seen = self.seen.setdefault(table, set())
+            seen = self.seen.setdefault(table, {})
             repeated = pd.Series([key in seen for key in keys], index=frame.index)
-            seen.update(keys)
+            reasons = [
+                f"duplicate of row {seen[key]} (loaded earlier in this batch, from another part "
+                "of the file or another file): same "
+                + " and ".join(f"{_SHOWN[c]} '{v}'" for c, v in zip(identity, key, strict=True))
+                for key in keys
+                if key in seen
+            ]
+            for key, row in zip(keys, frame["source_row"], strict=True):
+                seen.setdefault(key, row)
             if repeated.any():
-                compared = frame.loc[repeated, identity].astype(str).agg(" / ".join, axis=1)
                 self.reject(
                     rejections.rejections(
                         file,
                         rows=frame.loc[repeated, "source_row"],
                         field=None,
-                        values=compared,
+                        values=None,
                         rule="duplicate",
-                        reason=f"duplicate of a row loaded earlier in this batch (same "
-                        f"{' and '.join(identity)})",
+                        reason=pd.Series(reasons),
                     )
                 )
             frame = frame[~repeated]

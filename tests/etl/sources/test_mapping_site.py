@@ -610,6 +610,15 @@ def test_dry_run_rejects_what_a_load_rejects(tmp_path: Path, store_url: str) -> 
         "subject P99 is not a subject of this export (a load would accept the row only if the "
         "store already has the subject)"
     ]
+    # the duplicates' reasons are the store's: the earlier row and the identity compared
+    repeats = checked.rejections[checked.rejections["rule"] == "duplicate"]
+    assert sorted(repeats["reason"]) == sorted(
+        report.rejections.loc[report.rejections["rule"] == "duplicate", "reason"]
+    )
+    assert sorted(repeats["reason"])[0] == (
+        "duplicate of row 1 (loaded earlier in this batch, from another part of the file or "
+        "another file): same subject 'P01' and source_key 'CRP|day 1'"
+    )
 
 
 def test_rows_of_a_cohort_no_branch_reads_are_counted(tmp_path: Path, store_url: str) -> None:
