@@ -350,7 +350,7 @@ class _Run:
                         field=None,
                         values=None,
                         rule="duplicate",
-                        reason="duplicate of a row loaded earlier in this batch",
+                        reason=pd.Series(outcome.duplicate_reasons),
                     )
                 )
 
@@ -665,7 +665,7 @@ def _write_part(run: _Run, table: str, name: str, rows: pd.DataFrame) -> None:
                 field=None,
                 values=None,
                 rule="duplicate",
-                reason="duplicate of a row loaded earlier in this batch",
+                reason=pd.Series(outcome.duplicate_reasons),
             )
         )
 
