@@ -149,6 +149,7 @@ def read_csv_chunks(
         return
     read = pacsv.ReadOptions(block_size=MAX_FIELD_BYTES, encoding=chosen)
     parse = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True)
+    header: list[str] = []
     try:
         header = _header(path, read, delimiter)
         _check_last_row(path, scan, delimiter=delimiter, encoding=chosen, width=len(header))
@@ -159,7 +160,7 @@ def read_csv_chunks(
             convert_options=_all_text(header, missing_values),
         )
     except (pa.ArrowInvalid, UnicodeDecodeError, OSError) as error:
-        raise FileProblem("unreadable_file", _explain(error)) from error
+        raise _problem(error, path, delimiter, chosen, len(header)) from error
     clean = [_without_bom(column) for column in header]
     next_row = 1
     pending: list[pd.DataFrame] = []
@@ -170,7 +171,7 @@ def read_csv_chunks(
         except StopIteration:
             break
         except (pa.ArrowInvalid, UnicodeDecodeError, OSError) as error:
-            raise FileProblem("unreadable_file", _explain(error)) from error
+            raise _problem(error, path, delimiter, chosen, len(header)) from error
         if missing_values:
             batch = pa.record_batch(
                 [pc.fill_null(column, "") for column in batch.columns], names=batch.schema.names
@@ -400,6 +401,45 @@ def _count_rows(path: Path, separator: int) -> int:
         stripped = previous.rstrip(b"\r\n")
         trailing = previous[len(stripped) :].count(b"\n")
     return ends - trailing
+
+
+def _problem(
+    error: Exception, path: Path, delimiter: str, encoding: str, width: int
+) -> FileProblem:
+    """A read error as a file problem; a row with another number of fields than the header is
+    named by its number, never quoted (it may hold a name)."""
+    text = str(error)
+    if "Expected" in text and "columns" in text:
+        found = _row_of_other_width(path, delimiter, encoding, width)
+        if found is not None:
+            row, fields = found
+            return FileProblem(
+                "unreadable_file",
+                f"row {row:,} has {fields} field(s) where the header has {width} (a delimiter "
+                "inside an unquoted value, or a row cut short)",
+            )
+        return FileProblem(
+            "unreadable_file", "rows have different numbers of columns than the header"
+        )
+    return FileProblem("unreadable_file", _explain(error))
+
+
+def _row_of_other_width(
+    path: Path, delimiter: str, encoding: str, width: int
+) -> tuple[int, int] | None:
+    """The first data row (blank lines skipped, as the reader does) whose number of fields is
+    not ``width``, and that number; read again only when a file is refused."""
+    python_encoding = "utf-8-sig" if encoding.lower().replace("-", "") == "utf8" else encoding
+    try:
+        with io.TextIOWrapper(_open_bytes(path), encoding=python_encoding, newline="") as handle:
+            rows = (fields for fields in csv.reader(handle, delimiter=delimiter) if fields)
+            next(rows, None)
+            for number, fields in enumerate(rows, start=1):
+                if len(fields) != width:
+                    return number, len(fields)
+    except (csv.Error, UnicodeDecodeError, LookupError, OSError, EOFError, zlib.error):
+        return None
+    return None
 
 
 def _explain(error: Exception) -> str:

@@ -52,7 +52,7 @@ def test_a_header_only_file_gives_its_columns_and_no_rows(tmp_path: Path) -> Non
         (b"", "empty_file", "0 bytes"),
         (b"a,b\n1,\xe9t\xe9\n", "unreadable_file", "not valid UTF-8"),
         (b"a,b\n1,2,3\n", "unreadable_file", "row 1) has 3 field(s) where the header has 2"),
-        (b"a,b\n1,2,3\n4,5\n", "unreadable_file", "different numbers of columns"),
+        (b"a,b\n1,2,3\n4,5\n", "unreadable_file", "row 1 has 3 field(s) where the header has 2"),
     ],
 )
 def test_unreadable_files(tmp_path: Path, content: bytes, rule: str, reason: str) -> None:
@@ -218,3 +218,17 @@ def test_a_truncated_gzip_file_is_refused_before_any_row(shared_data: Path, tmp_
         next(chunks)  # refused before the first chunk: no row of it can be loaded
     assert problem.value.rule == "unreadable_file"
     assert "the gzip file is truncated" in problem.value.reason
+
+
+def test_a_row_in_the_middle_with_other_fields_is_named_by_number_not_quoted(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    lines = (shared_data / "pharmaversesdtm" / "dm.csv").read_bytes().split(b"\n")
+    lines[101] = lines[101].replace(b",", b";", 3)  # data row 101 loses three fields
+    path = tmp_path / "dm.csv"
+    path.write_bytes(b"\n".join(lines))
+
+    problem = _problem(path, encoding=AUTO)
+
+    assert problem.reason.startswith("row 101 has 25 field(s) where the header has 28")
+    assert "01-7" not in problem.reason  # the row's values (its subject) are not repeated
