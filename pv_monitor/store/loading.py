@@ -13,7 +13,10 @@ natural key for the others, see :data:`IDENTITIES`):
 * a row whose identity was already written by this batch is a duplicate within the load and is
   reported back (the caller rejects it).
 
-Loads never delete rows: a row missing from a later file stays in the store.
+Loads never delete rows because a later file lacks them: a row missing from a later file stays
+in the store. The one deletion is FDA's: :meth:`BatchWriter.delete_cases` removes every version of
+the spontaneous-report cases a quarterly DELETE list names, each row deleted written to the audit
+trail with the values it held.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
+    delete,
     exists,
     func,
     insert,
@@ -54,7 +58,13 @@ from sqlalchemy.orm import Session
 import pv_monitor.store.models  # noqa: F401  (registers every table)
 from pv_monitor import __version__
 from pv_monitor.reference import find_product
-from pv_monitor.store.audit import Change, audited_insert, record_change, record_changes
+from pv_monitor.store.audit import (
+    Change,
+    audited_insert,
+    json_ready,
+    record_change,
+    record_changes,
+)
 from pv_monitor.store.base import Base
 from pv_monitor.store.models import LoadBatch, LoadRejection, Product, Site, Study
 from pv_monitor.store.seed import approved_product_values
@@ -79,6 +89,12 @@ IDENTITIES: dict[str, tuple[str, ...]] = {
     "icsr_reaction": ("icsr_case_id", "preferred_term"),
 }
 """What identifies a row of each loaded table across loads."""
+_NAMED_BY: dict[str, tuple[str, str, str]] = {
+    "subject_id": ("subject", "subject_key", "subject"),
+    "study_id": ("study", "study_key", "study"),
+    "icsr_case_id": ("icsr_case", "report_key", "report"),
+}
+"""Surrogate identity columns and how a duplicate's reason names them: (table, key, word)."""
 PROVENANCE = ("load_batch_id", "source_row")
 """Columns that record where a row came from; a change in them alone is not a change."""
 
@@ -91,6 +107,8 @@ class WriteOutcome:
     updated: int = 0
     unchanged: int = 0
     duplicate_rows: list[int] = field(default_factory=list)
+    duplicate_reasons: list[str] = field(default_factory=list)
+    """For each of ``duplicate_rows``: the earlier row and the identity compared, in words."""
 
     def add(self, other: WriteOutcome) -> None:
         """Accumulate ``other`` into this outcome."""
@@ -98,6 +116,18 @@ class WriteOutcome:
         self.updated += other.updated
         self.unchanged += other.unchanged
         self.duplicate_rows += other.duplicate_rows
+        self.duplicate_reasons += other.duplicate_reasons
+
+
+@dataclass
+class DeleteOutcome:
+    """What :meth:`BatchWriter.delete_cases` removed."""
+
+    case_keys: set[str] = field(default_factory=set)
+    """The case keys asked for that were in the store."""
+    versions: int = 0
+    drugs: int = 0
+    reactions: int = 0
 
 
 def previous_identical_batch(session: Session, sha256: str, source_format: str) -> LoadBatch | None:
@@ -447,10 +477,7 @@ class BatchWriter:
         batch_id = self.batch.load_batch_id
         outcome = WriteOutcome()
         # identities this batch already wrote: duplicates within the load
-        duplicates = (
-            select(stage.c.source_row).join(table, same).where(table.c.load_batch_id == batch_id)
-        )
-        outcome.duplicate_rows = [int(r) for r in self.session.scalars(duplicates) if r is not None]
+        outcome.duplicate_rows, outcome.duplicate_reasons = self._duplicates(table, stage, same)
         # values that changed since an earlier batch: update and audit
         compared = [c for c in frame.columns if c not in identity and c not in PROVENANCE]
         differs = or_(*(table.c[c].is_distinct_from(stage.c[c]) for c in compared))
@@ -484,6 +511,41 @@ class BatchWriter:
             len(frame) - outcome.inserted - outcome.updated - len(outcome.duplicate_rows)
         )
         return outcome
+
+    def _duplicates(self, table: Table, stage: Table, same: Any) -> tuple[list[int], list[str]]:
+        """Rows of the stage whose identity this batch already wrote, and for each the reason:
+        the earlier row and the identity compared (subjects and reports named by their key)."""
+        identity = IDENTITIES[table.name]
+        shown = []
+        joins = []
+        for column in identity:
+            named = _NAMED_BY.get(column)
+            if named is None:
+                shown.append((column, stage.c[column]))
+                continue
+            other = Base.metadata.tables[named[0]].alias(f"dup_{named[0]}")
+            joins.append((other, other.c[column] == stage.c[column]))
+            shown.append((named[2], other.c[named[1]]))
+        query = select(
+            stage.c.source_row, table.c.source_row.label("first_row"), *(c for _, c in shown)
+        ).select_from(stage.join(table, same))
+        for other, condition in joins:
+            query = query.join(other, condition, isouter=True)
+        rows = self.session.execute(query.where(table.c.load_batch_id == self.batch.load_batch_id))
+        found: list[int] = []
+        reasons: list[str] = []
+        for row in rows:
+            if row[0] is None:
+                continue
+            values = " and ".join(
+                f"{name} '{value}'" for (name, _), value in zip(shown, row[2:], strict=True)
+            )
+            found.append(int(row[0]))
+            reasons.append(
+                f"duplicate of row {row[1]} (loaded earlier in this batch, from another part of "
+                f"the file or another file): same {values}"
+            )
+        return found, reasons
 
     def _apply_changes(
         self, table: Table, pk: str, compared: list[str], changed: Sequence[Any]
@@ -529,6 +591,58 @@ class BatchWriter:
     def case_ids(self, source: str, report_keys: Iterable[str]) -> dict[str, int]:
         """Surrogate ids of spontaneous report versions by report key."""
         return self._ids("icsr_case", "source", source, "report_key", report_keys)
+
+    def delete_cases(self, source: str, case_keys: Iterable[str], *, reason: str) -> DeleteOutcome:
+        """Delete every version of the cases ``case_keys`` of ``source``, with their drugs and
+        reactions, in the batch's transaction.
+
+        Each deleted row gets an audit entry (action ``delete``, its values as the old value,
+        ``reason``), so that what FDA's DELETE list removed can be read back from the trail.
+        """
+        case = Base.metadata.tables["icsr_case"]
+        children = (Base.metadata.tables["icsr_drug"], Base.metadata.tables["icsr_reaction"])
+        outcome = DeleteOutcome()
+        keys = sorted(set(case_keys))
+        for start in range(0, len(keys), 5000):
+            part = keys[start : start + 5000]
+            query = select(case).where(case.c.source == source, case.c.case_key.in_(part))
+            rows = self.session.execute(query).mappings().all()
+            if not rows:
+                continue
+            ids = [row["icsr_case_id"] for row in rows]
+            changes: list[Change] = []
+            for table in children:
+                pk = next(iter(table.primary_key.columns)).name
+                found = self.session.execute(
+                    select(table).where(table.c.icsr_case_id.in_(ids)).order_by(table.c[pk])
+                )
+                deleted = found.mappings().all()
+                changes += [
+                    Change(
+                        "delete", table.name, str(row[pk]), old=json_ready(dict(row)), reason=reason
+                    )
+                    for row in deleted
+                ]
+                self.session.execute(delete(table).where(table.c.icsr_case_id.in_(ids)))
+                if table.name == "icsr_drug":
+                    outcome.drugs += len(deleted)
+                else:
+                    outcome.reactions += len(deleted)
+            changes += [
+                Change(
+                    "delete",
+                    "icsr_case",
+                    str(row["icsr_case_id"]),
+                    old=json_ready(dict(row)),
+                    reason=reason,
+                )
+                for row in rows
+            ]
+            self.session.execute(delete(case).where(case.c.icsr_case_id.in_(ids)))
+            record_changes(self.session, changes, actor=self.actor)
+            outcome.versions += len(rows)
+            outcome.case_keys.update(str(row["case_key"]) for row in rows)
+        return outcome
 
     def refresh_latest_versions(self, source: str, case_keys: Iterable[str]) -> None:
         """Mark, for each case, its latest version in the whole store (FAERS: highest
