@@ -510,7 +510,8 @@ def run_batch(
     held = ExitStack()
     try:
         require_current_schema(engine)
-        notes = [*notes, *_waited(held.enter_context(LoadLock(engine)))]  # one load at a time
+        # one load at a time; ``notes`` is the reader's list, which it may extend while it reads
+        notes.extend(_waited(held.enter_context(LoadLock(engine))))
         with make_session() as session:
             with session.begin():
                 previous = previous_identical_batch(session, digest, source_format)

@@ -207,9 +207,11 @@ def parse_numbers(text: pd.Series) -> pd.DataFrame:
         parts = stripped[rest].str.extract(_NUMBER)
         value.loc[rest] = pd.to_numeric(parts["number"], errors="coerce")
         operator.loc[rest] = parts["operator"].astype(object).where(parts["operator"].notna(), None)
+    value = value.astype(float)
+    value = value.where(np.isfinite(value))  # inf, 1e400: no measurement is infinite
     return pd.DataFrame(
         {
-            "value": value.astype(float),
+            "value": value,
             "operator": operator.astype(object).where(operator.notna(), None),
             "empty": empty,
             "invalid": ~empty & value.isna(),

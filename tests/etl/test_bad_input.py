@@ -201,6 +201,15 @@ DEFECTS = {
         "grade must be a whole number from 0 to 5",
         "inf",
     ),
+    "infinite dose": Defect(
+        "medications.csv",
+        _append(MEDICATIONS, "S-001,dexamethasone,2024-03-18T09:00,,inf,mg,IV"),
+        4,
+        "dose",
+        "number",
+        "dose must be a number of at least 0",
+        "inf",
+    ),
     "NUL in a free-text field": Defect(
         "adverse_events.csv",
         _append(ADVERSE_EVENTS, "S-001,CR\x00S,2024-03-22,,1,ASTCT,N,recovered"),
