@@ -8,9 +8,13 @@ row number of each row (``_row``, the header excluded) and turns unreadable file
 from __future__ import annotations
 
 import hashlib
+import io
+import os
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -18,7 +22,15 @@ import pyarrow.csv as pacsv
 
 from etl.contracts import ROW
 
-__all__ = ["CHUNK_ROWS", "MAX_FIELD_BYTES", "ROW", "FileProblem", "SourceFile", "read_csv_chunks"]
+__all__ = [
+    "CHUNK_ROWS",
+    "MAX_FIELD_BYTES",
+    "ROW",
+    "FileProblem",
+    "HashingReader",
+    "SourceFile",
+    "read_csv_chunks",
+]
 
 CHUNK_ROWS = 100_000
 MAX_FIELD_BYTES = 1024 * 1024
@@ -35,20 +47,147 @@ class SourceFile:
     name: str
     size: int
     sha256: str
+    modified_ns: int | None = None
+    """Modification time when described (ns); ``None``: not known, not checked."""
+    inode: int | None = None
+    """Device and inode when described, to see a file replaced by another one."""
 
     @classmethod
     def of(cls, path: Path, *, root: Path | None = None) -> SourceFile:
-        """Describe ``path`` (named relative to ``root`` when given)."""
+        """Describe ``path`` (named relative to ``root`` when given).
+
+        The time stamp is taken before the bytes are hashed, so that a file written while it is
+        described is seen as changed when it is read (:meth:`changed`).
+        """
+        stat = path.stat()
         digest = hashlib.sha256()
         with path.open("rb") as handle:
             for block in iter(lambda: handle.read(1 << 22), b""):
                 digest.update(block)
         name = str(path.relative_to(root)) if root is not None else path.name
-        return cls(path=path, name=name, size=path.stat().st_size, sha256=digest.hexdigest())
+        return cls(
+            path=path,
+            name=name,
+            size=stat.st_size,
+            sha256=digest.hexdigest(),
+            modified_ns=stat.st_mtime_ns,
+            inode=_inode(stat),
+        )
+
+    def open(self) -> HashingReader:
+        """The file as a binary stream that hashes every byte it is read (see
+        :class:`HashingReader`); call its ``verify`` once the reader has read what it needs."""
+        return HashingReader(self)
+
+    def read_bytes(self) -> bytes:
+        """Every byte of the file, read once through :meth:`open` and verified: for readers that
+        need random access (Parquet, XLSX, SAS transport), which then parse exactly these bytes.
+
+        Raises
+        ------
+        FileProblem
+            ``file_changed`` when the bytes are not those described (see :meth:`changed`).
+        """
+        with self.open() as stream:
+            data = stream.read()
+            stream.verify()
+        return data
+
+    def changed(self, sha256: str | None = None, size: int | None = None) -> str | None:
+        """Why the file is no longer the one described, or ``None`` when it still is.
+
+        Compares what was read (``sha256`` and ``size``, when given) with the description, then
+        the file on disk (size, modification time, inode) with the one described.
+        """
+        if sha256 is not None and (sha256 != self.sha256 or size != self.size):
+            return _changed(
+                f"what was read ({size:,} bytes, SHA-256 {sha256[:12]}) is not the file "
+                f"described when the load started ({self.size:,} bytes, SHA-256 "
+                f"{self.sha256[:12]})"
+            )
+        try:
+            stat = self.path.stat()
+        except OSError as error:
+            return _changed(f"it can no longer be opened ({error.strerror or error})")
+        if stat.st_size != self.size:
+            return _changed(f"its size went from {self.size:,} to {stat.st_size:,} bytes")
+        if self.inode is not None and _inode(stat) != self.inode:
+            return _changed("it was replaced by another file of the same name")
+        if self.modified_ns is not None and stat.st_mtime_ns != self.modified_ns:
+            return _changed("it was written to (its modification time changed)")
+        return None
 
     def manifest(self) -> dict[str, object]:
         """The file's entry in ``load_batch.files``."""
         return {"name": self.name, "size": self.size, "sha256": self.sha256}
+
+
+def _inode(stat: os.stat_result) -> int:
+    return stat.st_dev * (1 << 64) + stat.st_ino
+
+
+def _changed(what: str) -> str:
+    return (
+        f"the file changed while it was being loaded: {what}; nothing was loaded. Load it "
+        "again when it is complete (a file still being copied or saved changes like this)"
+    )
+
+
+class HashingReader(io.RawIOBase):
+    """A source file opened for reading: every byte read updates a SHA-256, in file order.
+
+    Readers that stream (CSV, ``.csv.gz``) parse through it, so the digest is the digest of the
+    bytes they parsed; :meth:`verify` then proves those bytes are the file the manifest
+    describes. It does not seek: a reader that needs random access reads
+    :meth:`SourceFile.read_bytes` instead.
+    """
+
+    def __init__(self, file: SourceFile) -> None:
+        super().__init__()
+        self.file = file
+        try:
+            self._handle = file.path.open("rb")
+        except OSError as error:
+            reason = _changed(f"it can no longer be opened ({error})")
+            raise FileProblem("file_changed", reason) from error
+        self._digest = hashlib.sha256()
+        self._read = 0
+        self._lock = threading.Lock()  # pyarrow may read from a thread of its own
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        with self._lock:
+            count = self._handle.readinto(buffer)
+            if count:
+                self._digest.update(memoryview(buffer)[:count])
+                self._read += count
+            return count or 0
+
+    def tell(self) -> int:
+        return self._read
+
+    def close(self) -> None:
+        self._handle.close()
+        super().close()
+
+    def verify(self) -> None:
+        """Hash the bytes the reader left unread, then compare with the description.
+
+        Raises
+        ------
+        FileProblem
+            ``file_changed`` when the bytes read are not the file described, or the file on
+            disk changed since it was described (size, modification time, inode).
+        """
+        with self._lock:
+            for block in iter(lambda: self._handle.read(1 << 22), b""):
+                self._digest.update(block)
+                self._read += len(block)
+        reason = self.file.changed(self._digest.hexdigest(), self._read)
+        if reason is not None:
+            raise FileProblem("file_changed", reason)
 
 
 class FileProblem(Exception):
@@ -61,7 +200,7 @@ class FileProblem(Exception):
 
 
 def read_csv_chunks(
-    path: Path,
+    path: Path | SourceFile,
     *,
     delimiter: str = ",",
     chunk_rows: int = CHUNK_ROWS,
@@ -70,15 +209,19 @@ def read_csv_chunks(
     """Stream a delimited text file as chunks of text columns plus ``_row``.
 
     Every value is text; missing values are empty strings. Raises :class:`FileProblem` for an
-    empty file, a file that is not valid text in ``encoding``, or a malformed file.
+    empty file, a file that is not valid text in ``encoding``, or a malformed file. Given a
+    :class:`SourceFile`, it parses through :meth:`SourceFile.open` and raises ``file_changed``
+    before the last chunk when the bytes parsed are not the file described.
     """
+    stream = path.open() if isinstance(path, SourceFile) else None
+    path = path.path if isinstance(path, SourceFile) else path
     if path.stat().st_size == 0:
         raise FileProblem("empty_file", "the file is empty (0 bytes)")
     read = pacsv.ReadOptions(block_size=MAX_FIELD_BYTES, encoding=encoding)
     parse = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True)
     try:
         reader = pacsv.open_csv(
-            path,
+            path if stream is None else _decompressed(stream, path),
             read_options=read,
             parse_options=parse,
             convert_options=_all_text(path, read, parse),
@@ -104,10 +247,23 @@ def read_csv_chunks(
             if pending_rows >= chunk_rows:
                 yield pd.concat(pending, ignore_index=True)
                 pending, pending_rows = [], 0
+    if stream is not None:
+        stream.verify()
     if pending:
         yield pd.concat(pending, ignore_index=True)
     elif next_row == 1:
         yield _header_only(path, read, parse)
+
+
+def _decompressed(stream: HashingReader, path: Path) -> pa.NativeFile:
+    """``stream`` decompressed as the file name says (``.gz``, ``.bz2``...), as pyarrow does for a
+    path."""
+    compression = _COMPRESSIONS.get(path.suffix.lower())
+    return pa.input_stream(stream, compression=compression)
+
+
+_COMPRESSIONS = {".gz": "gzip", ".bz2": "bz2", ".lz4": "lz4", ".zst": "zstd"}
+"""The suffixes pyarrow decompresses when it opens a path itself."""
 
 
 def _all_text(

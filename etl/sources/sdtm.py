@@ -29,6 +29,7 @@ updates exactly the records that changed.
 
 from __future__ import annotations
 
+import io
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -85,16 +86,19 @@ def _text_columns(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, index=frame.index)
 
 
-def _read(path: Path, log: ReadLog) -> Iterator[pd.DataFrame]:
+def _read(file: SourceFile, log: ReadLog) -> Iterator[pd.DataFrame]:
     """Text chunks of one SDTM file with ``_row``."""
+    path = file.path
     if path.suffix.lower() != ".xpt":
-        yield from read_csv_chunks(path)
+        yield from read_csv_chunks(file)
         return
     if path.stat().st_size == 0:
         raise FileProblem("empty_file", "the file is empty (0 bytes)")
+    data = file.read_bytes()  # parsed as read: what the manifest says
     for encoding in ("utf-8", "cp1252"):
         try:
-            reader = pd.read_sas(path, format="xport", encoding=encoding, chunksize=CHUNK_ROWS)
+            xpt = io.BytesIO(data)
+            reader = pd.read_sas(xpt, format="xport", encoding=encoding, chunksize=CHUNK_ROWS)
             frames = []
             next_row = 1
             for frame in reader:
@@ -144,7 +148,7 @@ class SdtmSource:
 
     def _domain_of(self, file: SourceFile) -> str | None:
         try:
-            first = next(_read(file.path, self.log), None)
+            first = next(_read(file, self.log), None)
         except FileProblem as problem:
             self.log.problems.append(
                 rejections.file_rejection(file.name, problem.rule, problem.reason)
@@ -168,7 +172,7 @@ class SdtmSource:
             frames = []
             for file in self._domains.get(domain, []):
                 try:
-                    for chunk in _read(file.path, self.log):
+                    for chunk in _read(file, self.log):
                         frames.append(chunk.assign(_file=file.name))
                 except FileProblem as problem:
                     self.log.problems.append(
@@ -180,7 +184,7 @@ class SdtmSource:
     def _stream(self, domain: str) -> Iterator[tuple[SourceFile, pd.DataFrame]]:
         for file in self._domains.get(domain, []):
             try:
-                for chunk in _read(file.path, self.log):
+                for chunk in _read(file, self.log):
                     yield file, chunk
             except FileProblem as problem:
                 self.log.problems.append(

@@ -65,7 +65,7 @@ class TidySource:
         """Chunks in file order: subjects, observations, medications, adverse events."""
         for kind, file in self._files:
             try:
-                for number, frame in enumerate(_read(file.path)):
+                for number, frame in enumerate(_read(file)):
                     if number == 0:
                         check_columns(frame, kind)
                     yield Chunk(kind, file.name, frame)
@@ -79,14 +79,15 @@ class TidySource:
                 )
 
 
-def _read(path: Path) -> Iterator[pd.DataFrame]:
+def _read(file: SourceFile) -> Iterator[pd.DataFrame]:
+    path = file.path
     if path.suffix.lower() == ".csv":
-        yield from read_csv_chunks(path)
+        yield from read_csv_chunks(file)
         return
     if path.stat().st_size == 0:
         raise FileProblem("empty_file", "the file is empty (0 bytes)")
     try:
-        parquet = pq.ParquetFile(path)
+        parquet = pq.ParquetFile(pa.BufferReader(file.read_bytes()))
     except (pa.ArrowInvalid, OSError) as error:
         raise FileProblem(
             "unreadable_file", f"the file is not a readable Parquet file ({error})"
