@@ -22,8 +22,8 @@ COLUMNS = ("file", "row", "field", "value", "rule", "reason")
 RULES: dict[str, str] = {
     # whole files
     "empty_file": "the file is empty (0 bytes)",
-    "unreadable_file": "not UTF-8 text, malformed CSV/Parquet/Excel, or a field over 1 MB",
-    "encoding": "an SDTM file that is neither UTF-8 nor Windows-1252 text",
+    "unreadable_file": "truncated/corrupt XPT, CSV, gzip, Parquet or Excel, or a field over 1 MB",
+    "encoding": "an SDTM or tidy text file that is neither UTF-8 nor Windows-1252 text",
     "columns": "required columns are missing (with a hint when the delimiter looks wrong)",
     "missing_columns": "a FAERS file lacks the columns of both the AERS and the FAERS layout",
     "missing_file": "a FAERS path that is neither a file nor a folder",

@@ -319,13 +319,15 @@ def test_an_sdtm_file_edited_while_it_is_loaded_rejects_the_batch(
     ae = export / "ae.xpt"
     before = snapshot(store)
 
-    # AE is read after the subjects: one more 80-byte record of padding arrives meanwhile
-    progress = _edit_when("dm.xpt", ae, ae.read_bytes() + b" " * 80)
+    # AE is read after the subjects: a term is corrected in place meanwhile (same size)
+    edited = ae.read_bytes().replace(b"ERYTHEMA", b"ERYTHEMX", 1)
+    progress = _edit_when("dm.xpt", ae, edited)
     report = load([export], "sdtm", database_url=store, actor="test", progress=progress)
 
     assert report.status == "rejected"
     found = report.rejections[report.rejections["rule"] == "file_changed"]
     assert found["file"].tolist() == ["ae.xpt"]
+    assert "is not the file described when the load started" in found["reason"].iloc[0]
     after = snapshot(store)
     before.pop("audit_log"), after.pop("audit_log")
     assert_same_store(before, after)
