@@ -12,7 +12,7 @@ stays under 1 GB for a 5 GB export. Printed for each store:
 * **full load**: ``etl.load`` end to end on a fresh store: read, validate (pandera), normalise,
   write, provenance, commit.
 * **re-load, nothing changed**: the same export loaded again into that store. Every row is read
-  and compared with the store (there is no file-digest shortcut, docs/decisions.md 64); the batch
+  and compared with the store (there is no file-digest shortcut, docs/decisions.md 68); the batch
   ends ``unchanged``.
 
     python benchmarks/bench_load.py                   # 1,000,000 rows; SQLite, and PostgreSQL
