@@ -193,8 +193,8 @@ class _Run:
     def _remember_rejected_subjects(
         self, frame: pd.DataFrame, prepared: pd.DataFrame, failed: pd.DataFrame
     ) -> None:
-        rows = pd.concat([prepared["row"], failed["row"]]).dropna().astype(int)
-        if len(rows):
+        rows = {int(row) for row in (*prepared["row"].dropna(), *failed["row"].dropna())}
+        if rows:
             bad = frame[frame["_row"].isin(rows)]
             self.rejected_subjects.update(dict(zip(bad["subject_id"], bad["_row"], strict=True)))
 
@@ -219,7 +219,11 @@ class _Run:
             found = found.drop_duplicates("subject_key", keep=False)  # a key in two studies
             found["infusion_date"] = pd.to_datetime(found["infusion_date"])
             found["death_date"] = pd.to_datetime(found["death_date"])
-            self.context = pd.concat([self.context, found.set_index("subject_key")])
+            found = found.set_index("subject_key")
+            if self.context.empty:  # concat with an empty frame would guess dtypes (FutureWarning)
+                self.context = found
+            elif len(found):
+                self.context = pd.concat([self.context, found])
         return self.context
 
     # ---- writing ----------------------------------------------------------------------------

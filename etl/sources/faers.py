@@ -692,7 +692,7 @@ class _Shaper:
                 f"{name}: {len(group)} dose_amt value(s) are not numbers (e.g. "
                 f"'{group['dose_amount'].iloc[0]}'); their dose_amount is left empty"
             )
-        product = _products(kept["drug_name"]).fillna(_products(kept["active_ingredient"]))
+        product = _products(kept["drug_name"]).combine_first(_products(kept["active_ingredient"]))
         return kept.assign(dose_amount=amount, product=product), drug[keyed]
 
     def linked(

@@ -94,14 +94,17 @@ def _read(path: Path, log: ReadLog) -> Iterator[pd.DataFrame]:
         raise FileProblem("empty_file", "the file is empty (0 bytes)")
     for encoding in ("utf-8", "cp1252"):
         try:
-            reader = pd.read_sas(path, format="xport", encoding=encoding, chunksize=CHUNK_ROWS)
             frames = []
             next_row = 1
-            for frame in reader:
-                text = _text_columns(frame)
-                text[ROW] = range(next_row, next_row + len(text))
-                next_row += len(text)
-                frames.append(text)
+            # closed on every path (a decoding error leaves it open otherwise: ResourceWarning)
+            with pd.read_sas(
+                path, format="xport", encoding=encoding, chunksize=CHUNK_ROWS
+            ) as reader:
+                for frame in reader:
+                    text = _text_columns(frame)
+                    text[ROW] = range(next_row, next_row + len(text))
+                    next_row += len(text)
+                    frames.append(text)
         except UnicodeDecodeError:
             continue
         except (ValueError, OSError) as error:

@@ -146,19 +146,18 @@ def assess(
         ],
         ignore_index=True,
     )[list(GRADE_COLUMNS)]
-    episodes = pd.concat(
-        [
-            fold_episodes(
-                keys.assign(grade=daily[f"{syndrome}_grade"]),
-                syndrome,
-                criteria.version,
-                rule,
-                days.drug_days,
-            )
-            for syndrome, criteria in (("crs", crs_criteria), ("icans", icans_criteria))
-        ],
-        ignore_index=True,
-    )
+    folded = [
+        fold_episodes(
+            keys.assign(grade=daily[f"{syndrome}_grade"]),
+            syndrome,
+            criteria.version,
+            rule,
+            days.drug_days,
+        )
+        for syndrome, criteria in (("crs", crs_criteria), ("icans", icans_criteria))
+    ]
+    # a syndrome without episodes is an untyped empty frame: concat would guess dtypes from it
+    episodes = pd.concat([part for part in folded if len(part)] or folded[:1], ignore_index=True)
     screens = screen_iec_hs(days.labs, _resolving_from(daily, episodes), extent)
     return Assessment(daily, grades, episodes, screens, times)
 
