@@ -348,7 +348,7 @@ class _Run:
                         field=None,
                         values=None,
                         rule="duplicate",
-                        reason="duplicate of a row loaded earlier in this batch",
+                        reason=pd.Series(outcome.duplicate_reasons),
                     )
                 )
 
@@ -568,7 +568,7 @@ def _write_per_file(run: _Run, table: str, rows: pd.DataFrame, files: pd.Series)
                     field=None,
                     values=None,
                     rule="duplicate",
-                    reason="duplicate of a row loaded earlier in this batch",
+                    reason=pd.Series(outcome.duplicate_reasons),
                 )
             )
 

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pv_monitor.units import CONVERSIONS, unit_spelling
+from pv_monitor.units import CONVERSIONS, SEPARATE_QUANTITY_UNITS, unit_spelling
 from pv_monitor.vocabulary import OBSERVATION_CODES
 
 _DATE = re.compile(
@@ -292,7 +292,8 @@ def to_canonical_units(code: pd.Series, value: pd.Series, unit: pd.Series) -> pd
             scale[position], stored[position] = 1.0, canonical
         elif (code_name, given) in CONVERSIONS:
             scale[position], offset[position] = CONVERSIONS[(code_name, given)]
-            separate = given == "%" and code_name == "BCELL"  # a share, not a count
+            # a share, not a count (BCELL %); a grade's scale (CRS_GRADE lee_2014)
+            separate = (code_name, given) in SEPARATE_QUANTITY_UNITS
             stored[position] = given if separate else canonical
     numbers = value.to_numpy(dtype=float)
     return pd.DataFrame(

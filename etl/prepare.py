@@ -58,6 +58,7 @@ from pv_monitor.vocabulary import (
     DRUG_ALIASES,
     DRUG_CLASSES,
     OBSERVATION_CODES,
+    REPORTED_GRADE_CODES,
     VALUE_ALIASES,
     GradingScale,
 )
@@ -124,17 +125,52 @@ class _Rejector:
         )
         self.alive &= ~mask
 
-    def duplicates(self, key: pd.Series, what: str) -> None:
-        """Reject later rows whose identity repeats an earlier row of the chunk."""
+    def duplicates(
+        self,
+        key: pd.Series,
+        what: str,
+        compared: pd.Series,
+        differs: tuple[str, pd.Series, str] | None = None,
+    ) -> None:
+        """Reject later rows whose identity repeats an earlier row of the chunk.
+
+        ``compared`` names, per row, the identity that was actually compared (e.g. "same
+        subject, code ICANS_GRADE and observed_at 2024-01-03T00:00"); ``differs`` is
+        ``(field, values, hint)``: when a duplicate's ``field`` differs from the first row's
+        (its key did not include it), the reason says so and adds ``hint``.
+        """
         live = key[self.alive]
         repeated = live.duplicated(keep="first")
         if not repeated.any():
             return
-        first_row = self.frame.loc[live.index, ROW].groupby(live.to_numpy()).transform("first")
+        groups = live.to_numpy()
+        first_row = self.frame.loc[live.index, ROW].groupby(groups).transform("first")
         mask = pd.Series(False, index=self.frame.index)
         mask.loc[repeated[repeated].index] = True
-        reason = "duplicate " + what + " of row " + first_row.astype(str)
-        self.reject(mask, None, "duplicate", reason.reindex(self.frame.index), values=key)
+        reason = (
+            "duplicate " + what + " of row " + first_row.astype(str) + ": " + compared[live.index]
+        )
+        if differs is not None:
+            field, values, hint = differs
+            first_value = values[live.index].groupby(groups).transform("first")
+            other = values[live.index] != first_value
+            reason = reason.where(
+                ~other,
+                reason
+                + " (its "
+                + field
+                + " "
+                + values[live.index]
+                + " differs from row "
+                + first_row.astype(str)
+                + "'s "
+                + first_value
+                + ": "
+                + hint
+                + ")",
+            )
+        shown = key.str.replace("\x1f", " | ", regex=False)
+        self.reject(mask, None, "duplicate", reason.reindex(self.frame.index), values=shown)
 
     def result(self) -> pd.DataFrame:
         return rejections.combine(self.found)
@@ -158,6 +194,15 @@ def _identity(frame: pd.DataFrame, natural: pd.Series) -> pd.Series:
     key = key.where(source_id == "", "id|" + source_id)
     reader_key = _text(frame, "_key")
     return key.where(reader_key == "", reader_key)
+
+
+def _compared(frame: pd.DataFrame, natural: pd.Series) -> pd.Series:
+    """The identity :func:`_identity` compares, in words: the reader's key, else the
+    ``source_id``, else ``natural`` (the natural key's fields and values)."""
+    source_id = _text(frame, "source_id")
+    words = natural.where(source_id == "", "same subject and source_id '" + source_id + "'")
+    reader_key = _text(frame, "_key")
+    return words.where(reader_key == "", "same subject and source key '" + reader_key + "'")
 
 
 def _subject_dates(context: pd.DataFrame, keys: pd.Series, column: str) -> pd.Series:
@@ -245,7 +290,14 @@ def prepare_subjects(frame: pd.DataFrame, file: str) -> Prepared:
     death_day = death_day.where(death_day >= infusion_day, infusion_day).where(death_day.notna())
     rej.reject(death_day < infusion_day, "death_date", "date", "death_date is before the infusion")
     key = _text(frame, "study_id") + "|" + _text(frame, "subject_id")
-    rej.duplicates(key, "subject")
+    same = (
+        "same study_id '"
+        + _text(frame, "study_id")
+        + "' and subject_id '"
+        + _text(frame, "subject_id")
+        + "'"
+    )
+    rej.duplicates(key, "subject", same)
     alive = rej.alive
     out = pd.DataFrame(
         {
@@ -326,14 +378,38 @@ def prepare_observations(frame: pd.DataFrame, file: str, context: pd.DataFrame) 
         numeric & number["empty"], "value", "required", "value is empty; a value is required"
     )
     rej.reject(numeric & number["invalid"], "value", "number", "value is not a number")
+    grade_code = code.isin(REPORTED_GRADE_CODES)
+    doubled = number["value"] * 2
+    rej.reject(
+        grade_code
+        & number["value"].notna()
+        & ((doubled != doubled.round()) | ~doubled.between(0, 10)),
+        "value",
+        "range",
+        code + " is a grade from 0 to 5 in steps of 0.5 (a half grade is kept as given)",
+    )
     converted = _convert(code, number, unit_text, numeric & rej.alive)
+    scale_reason = (
+        "the unit of "
+        + code
+        + " is its grading scale: "
+        + ("'" + unit_text + "' is not a scale accepted for it").where(
+            unit_text != "", "none given"
+        )
+        + " (accepted: "
+        + code.map(_ACCEPTED).fillna("")
+        + ")"
+    )
+    converted["reason"] = converted["reason"].where(~grade_code, scale_reason)
     rej.reject(converted["invalid_unit"], "unit", "unit", converted["reason"], values=unit_text)
     rej.reject(converted["out_of_range"], "value", "range", converted["range_reason"])
     categorical = ~numeric & rej.alive
     category = _categories(code, value_text, categorical)
     rej.reject(category["invalid"], "value", "vocabulary", category["reason"])
-    key = _identity(frame, code + "|" + iso_minutes(observed_at, when))
-    rej.duplicates(subject + "\x1f" + key, "observation (same subject, code and time)")
+    at = iso_minutes(observed_at, when)
+    key = _identity(frame, code + "|" + at)
+    same = _compared(frame, "same subject, code " + code + " and observed_at " + at)
+    rej.duplicates(subject + "\x1f" + key, "observation", same)
     alive = rej.alive.to_numpy()
     death = _subject_dates(context, subject, "death_date")
     has_time = when["precision"].isin(["minute", "second"])
@@ -569,9 +645,10 @@ def prepare_medications(frame: pd.DataFrame, file: str, context: pd.DataFrame) -
         "number",
         "dose must be a number of at least 0",
     )
-    natural = drug + "|" + start.dt.strftime("%Y-%m-%dT%H:%M").fillna("unknown")
-    key = _identity(frame, natural)
-    rej.duplicates(subject + "\x1f" + key, "administration (same subject, drug and start)")
+    started = start.dt.strftime("%Y-%m-%dT%H:%M").fillna("unknown")
+    key = _identity(frame, drug + "|" + started)
+    same = _compared(frame, "same subject, drug " + drug + " and started_at " + started)
+    rej.duplicates(subject + "\x1f" + key, "administration", same)
     imputation = _join_flags(start=start_flag, end=end_flag)
     out = pd.DataFrame(
         {
@@ -675,15 +752,23 @@ def prepare_adverse_events(frame: pd.DataFrame, file: str, context: pd.DataFrame
         "order",
         "resolved_date is before onset_date",
     )
-    natural = (
-        term.str.lower()
-        + "|"
-        + start.dt.strftime("%Y-%m-%d").fillna("unknown")
-        + "|"
-        + (scale["value"].fillna(""))
+    onset_day = start.dt.strftime("%Y-%m-%d").fillna("unknown")
+    scale_text = scale["value"].fillna("")
+    key = _identity(frame, term.str.lower() + "|" + onset_day + "|" + scale_text)
+    same = _compared(
+        frame,
+        "same subject, term '"
+        + term
+        + "', onset "
+        + onset_day
+        + " and grading_scale "
+        + scale_text.where(scale_text != "", "(none)"),
     )
-    key = _identity(frame, natural)
-    rej.duplicates(subject + "\x1f" + key, "adverse event (same subject, term, onset and scale)")
+    daily = (
+        "this key does not include the onset; a grade recorded every day is an observation "
+        "with code CRS_GRADE or ICANS_GRADE, see docs/data_formats.md"
+    )
+    rej.duplicates(subject + "\x1f" + key, "adverse event", same, ("onset", onset_day, daily))
     out = pd.DataFrame(
         {
             "subject_key": subject,

@@ -22,6 +22,7 @@ from pv_monitor.config import DEFAULT_MIN_AUROC, database_url
 if TYPE_CHECKING:
     import pandas as pd
 
+    from etl.dry_run import DryRun
     from etl.load import LoadReport
     from pv_monitor.pipeline import RunSummary
     from pv_monitor.synthetic import SynthesisSummary
@@ -46,6 +47,10 @@ app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
 app.add_typer(users_app, name="users")
 app.add_typer(signals_app, name="signals")
+mapping_app = typer.Typer(
+    help="Mapping files of site exports: check one before the first load.", no_args_is_help=True
+)
+app.add_typer(mapping_app, name="mapping")
 
 
 @dataclass(frozen=True)
@@ -307,6 +312,95 @@ def _print_load(report: LoadReport, rejections_csv: Path | None) -> None:
         console.print(f"all stored rejections written to {rejections_csv}")
 
 
+@mapping_app.command("check")
+def mapping_check(
+    mapping: Annotated[
+        Path, typer.Argument(help="The mapping file (YAML).", exists=True, dir_okay=False)
+    ],
+    paths: Annotated[list[Path], typer.Argument(help="Export folder(s) or file(s).", exists=True)],
+    rows: Annotated[int, typer.Option("--rows", min=1, help="Rows shown per store table.")] = 5,
+) -> None:
+    """Dry run of `load --format mapping:MAPPING`: the first rows as they would be stored and
+    what would be rejected. Reads no store, writes nothing; exit 1 when anything would be
+    rejected or the mapping is refused."""
+    from etl.dry_run import dry_run
+    from etl.sources import ExportError
+    from etl.sources.mapping import MappingSource
+
+    try:
+        result = dry_run(MappingSource(mapping, paths), rows=rows)
+    except ExportError as error:  # the mapping is refused: say why, as load would
+        err_console.print(f"mapping check failed: {error}", markup=False, highlight=False)
+        raise typer.Exit(1) from error
+    except Exception as error:  # never a traceback for a data manager
+        err_console.print(
+            f"mapping check failed: {type(error).__name__}: {error}", markup=False, highlight=False
+        )
+        raise typer.Exit(1) from error
+    _print_dry_run(mapping, result)
+    raise typer.Exit(result.exit_code)
+
+
+def _shown_value(value: object) -> str:
+    import pandas as pd
+
+    if isinstance(value, pd.Timestamp):
+        if value == value.normalize():
+            return value.date().isoformat()
+        return value.isoformat(timespec="minutes")
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _print_dry_run(mapping: Path, result: DryRun) -> None:
+    import pandas as pd
+
+    def say(text: str) -> None:
+        console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+    say(f"Dry run of {mapping.name}: nothing was read from or written to a store.")
+    not_used = [use for use in result.uses if use.use != "used"]
+    say(f"{len(result.uses)} file(s) given: {len(result.uses) - len(not_used)} used")
+    for use in not_used:
+        say(f"  {use.name}: {use.use}" + (f" ({use.why})" if use.why else ""))
+    for name, file in result.files.items():
+        say(
+            f"  {name}: {file.rows_read:,} tidy row(s) read from it; rejections in "
+            f"{file.rejected:,} of its data rows"
+        )
+    for table, count in result.stored.items():
+        shown = result.tables.get(table, pd.DataFrame())
+        say(f"{table}: {count:,} row(s) would be stored; the first {len(shown)}:")
+        for record in shown.to_dict("records"):
+            row = record.pop("source_row", None)
+            fields = ", ".join(
+                f"{key}={_shown_value(value)}"
+                for key, value in record.items()
+                if value is not None
+                and not (isinstance(value, float) and pd.isna(value))
+                and value is not pd.NaT
+                and value != ""
+            )
+            say(f"  data row {row}: {fields}")
+    for note in result.notes:
+        say(f"note: {note}")
+    if not result.rejected_total:
+        say("Nothing would be rejected.")
+        return
+    say(f"{result.rejected_total:,} rejection(s) would stop an all-or-nothing load:")
+    for group in result.summary():
+        say(f"  {group.file}: {group.count:,} x {group.rule}, e.g.")
+        for example in group.examples:
+            row = "" if example["row"] is None or pd.isna(example["row"]) else example["row"]
+            parts = [f"row {row}" if row != "" else "the whole file"]
+            if example["field"]:
+                parts.append(f"field {example['field']}")
+            if example["value"] is not None:
+                parts.append(f"value {example['value']!r}")
+            say(f"    {', '.join(parts)}: {example['reason']}")
+
+
 @app.command("run")
 def run(
     ctx: typer.Context,
@@ -417,15 +511,25 @@ def reconcile_command(
     out: Annotated[
         Path | None, typer.Option("--out", help="Write the whole reconciliation to this CSV.")
     ] = None,
+    daily_out: Annotated[
+        Path | None,
+        typer.Option(
+            "--daily-out", help="Write the per subject-day comparison of daily grades to this CSV."
+        ),
+    ] = None,
 ) -> None:
     """Reported CRS and ICANS grades (with their scale) against the ASTCT grades derived from
-    raw observations, per subject and episode; and the agreement between reported scales."""
+    raw observations, per subject and episode (adverse events) and per subject-day (daily
+    reported grades CRS_GRADE/ICANS_GRADE); and the agreement between reported scales."""
     from rich.table import Table
 
     from pv_monitor.grading.reconcile import agreement_table
-    from pv_monitor.pipeline import reconciliation
+    from pv_monitor.pipeline import daily_reconciliation, reconciliation
 
     table, reported = reconciliation(_state(ctx).database_url)
+    days, peaks = daily_reconciliation(_state(ctx).database_url)
+    if daily_out is not None:
+        days.to_csv(daily_out, index=False)
     if out is not None:
         table.to_csv(out, index=False)
     summary = table.groupby(["syndrome", "status"]).size().rename("rows").reset_index()
@@ -452,6 +556,42 @@ def reconcile_command(
         console.print(discordant.head(20).to_string(index=False))
     elif out is not None:
         console.print(f"All rows in {out}")
+    _print_daily(days, peaks, daily_out)
+
+
+def _print_daily(days: pd.DataFrame, peaks: pd.DataFrame, out: Path | None) -> None:
+    """Summaries of the daily comparison: days and subjects' peaks by status."""
+    from rich.table import Table
+
+    if not len(days):
+        console.print("No daily reported grades (CRS_GRADE, ICANS_GRADE) in the store.")
+        return
+    shown = Table(title="Daily reported grades against derived (ASTCT 2019), per subject-day")
+    for column in ("syndrome", "scale", "status", "days", "subjects"):
+        shown.add_column(column, justify="right" if column in ("days", "subjects") else "left")
+    summary = (
+        days.assign(scale=days["scale"].fillna("-"))
+        .groupby(["syndrome", "scale", "status"])
+        .agg(days=("study_day", "size"), subjects=("subject", "nunique"))
+        .reset_index()
+    )
+    for row in summary.itertuples(index=False):
+        shown.add_row(*(str(value) for value in row))
+    console.print(shown)
+    highest = Table(title="Reported daily peak (maximum as given) against derived peak")
+    for column in ("syndrome", "scale", "status", "subjects", "reported peak: subjects"):
+        highest.add_column(column)
+    for (syndrome, scale, status), group in peaks.groupby(["syndrome", "scale", "status"]):
+        counts = group["reported_peak"].value_counts().sort_index()
+        spread = ", ".join(f"{grade:g}: {n}" for grade, n in counts.items())
+        highest.add_row(str(syndrome), str(scale), str(status), str(len(group)), spread)
+    console.print(highest)
+    discordant = days[days["status"] == "discordant"]
+    if len(discordant):
+        console.print(
+            f"{len(discordant)} discordant subject-days" + (f"; all days in {out}" if out else "")
+        )
+        console.print(discordant.head(20).to_string(index=False))
 
 
 def _print_agreement(agreement: pd.DataFrame, syndrome: str, rows: str, columns: str) -> None:

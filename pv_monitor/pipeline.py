@@ -30,7 +30,7 @@ from pv_monitor.alerts.rules import RULES, evaluate
 from pv_monitor.config import DEFAULT_MIN_AUROC
 from pv_monitor.grading import daily
 from pv_monitor.grading.assess import assess, criteria_versions
-from pv_monitor.grading.reconcile import reconcile
+from pv_monitor.grading.reconcile import reconcile, reconcile_daily, reported_peaks
 from pv_monitor.risk.models import (
     HORIZONS,
     OUTCOMES,
@@ -49,6 +49,7 @@ from pv_monitor.store.engine import create_store_engine, session_factory
 from pv_monitor.store.migrate import require_current_schema
 from pv_monitor.store.models import PipelineRun
 from pv_monitor.store.pipeline_io import (
+    daily_reconciliation_inputs,
     last_committed_run,
     latest_load_batch_id,
     peak_grades,
@@ -238,6 +239,24 @@ def reconciliation(
     finally:
         engine.dispose()
     return reconcile(inputs.reported, inputs.derived, inputs.gradable), inputs.reported
+
+
+def daily_reconciliation(
+    database_url: str, syndromes: tuple[str, ...] = ("crs", "icans")
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Reported daily grades against derived daily grades, per subject-day
+    (:func:`~pv_monitor.grading.reconcile.reconcile_daily`), and each subject's reported peak
+    beside the derived one (:func:`~pv_monitor.grading.reconcile.reported_peaks`)."""
+    engine = create_store_engine(database_url)
+    try:
+        with session_factory(engine)() as session:
+            inputs = daily_reconciliation_inputs(session, syndromes)
+    finally:
+        engine.dispose()
+    return (
+        reconcile_daily(inputs.reported, inputs.derived),
+        reported_peaks(inputs.reported, inputs.derived),
+    )
 
 
 def load_models(

@@ -29,7 +29,7 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from pv_monitor.vocabulary import OBSERVATION_CODES
+from pv_monitor.vocabulary import OBSERVATION_CODES, REPORTED_GRADE_CODES, VALUE_ALIASES
 
 
 class Conversion(NamedTuple):
@@ -60,11 +60,26 @@ CONVERSIONS: MappingProxyType[tuple[str, str], Conversion] = MappingProxyType(
         ("PLT", "cells/uL"): Conversion(1e-3),
         ("ANC", "cells/uL"): Conversion(1e-3),
         ("BCELL", "/uL"): _IDENTITY,
+        # a reported grade's "unit" is its grading scale: kept as given, never converted
+        **{
+            (code, scale): _IDENTITY
+            for code in REPORTED_GRADE_CODES
+            for scale in OBSERVATION_CODES[code].units[1:]
+        },
     }
 )
 """Non-canonical accepted units and their conversion to the canonical unit."""
 
-SEPARATE_QUANTITY_UNITS = frozenset({("BCELL", "%")})
+SEPARATE_QUANTITY_UNITS = frozenset(
+    {
+        ("BCELL", "%"),
+        *(
+            (code, scale)
+            for code in REPORTED_GRADE_CODES
+            for scale in OBSERVATION_CODES[code].units
+        ),
+    }
+)
 
 UNIT_SPELLINGS: MappingProxyType[str, str] = MappingProxyType(
     {
@@ -94,16 +109,35 @@ SDTM pilot ``GI/L`` and ``THOU/uL`` are 10^9/L; FHIR UCUM ``Cel``, ``[degF]``, `
 ``10*3/uL`` likewise (real_data.md §2)."""
 
 
+def _scale_key(text: str) -> str:
+    return "".join(ch for ch in text.strip().lower() if ch not in " _-")
+
+
+SCALE_SPELLINGS: MappingProxyType[str, str] = MappingProxyType(
+    {
+        **{_scale_key(alias): scale for alias, scale in VALUE_ALIASES["GRADING_SCALE"].items()},
+        **{_scale_key(scale): scale for scale in VALUE_ALIASES["GRADING_SCALE"].values()},
+    }
+)
+"""Grading-scale spellings (the "unit" of a reported grade, e.g. ``ASTCT 2019``, ``Lee-2014``,
+``CTCAE v5.0``), ignoring case, spaces, hyphens and underscores -> the scale."""
+
+
 def unit_spelling(unit: str) -> str:
     """The standard spelling of ``unit``, or ``unit`` stripped when it is not a known spelling.
+
+    Grading scales (the unit of CRS_GRADE and ICANS_GRADE) are spelled as in
+    :class:`pv_monitor.vocabulary.GradingScale`.
 
     Examples
     --------
     >>> unit_spelling(" THOU/uL "), unit_spelling("°F"), unit_spelling("µmol/L")
     ('10^9/L', 'F', 'umol/L')
+    >>> unit_spelling("ASTCT 2019"), unit_spelling("Lee-2014"), unit_spelling("CTCAE v5.0")
+    ('astct_2019', 'lee_2014', 'ctcae_v5_0')
     """
     key = unit.strip().lower().replace(" ", "").replace("µ", "u").replace("μ", "u")
-    return UNIT_SPELLINGS.get(key, unit.strip())
+    return UNIT_SPELLINGS.get(key) or SCALE_SPELLINGS.get(_scale_key(unit)) or unit.strip()
 
 
 """Accepted units that are stored as given because they measure another quantity."""

@@ -111,6 +111,12 @@ RESPONSES = ("CR", "sCR", "CRi", "VGPR", "PR", "MR", "SD", "PD", "relapse", "NE"
 anatomic CAR/PAR/SAD/PAD load as CR/PR/SD/PD) and myeloma (IMWG sCR, CR, VGPR, PR, MR, SD, PD);
 NE = not evaluable."""
 BOOLEAN_VALUES = ("true", "false")
+CRS_SCALES = ("astct_2019", "lee_2014", "penn", "mskcc", "cartox", "ctcae_v4_03", "ctcae_v5_0")
+"""Grading scales a reported CRS grade may be on (clinical.md §1, §3.1); ASTCT 2019 first."""
+ICANS_SCALES = ("astct_2019", "cartox", "ctcae_v4_03", "ctcae_v5_0")
+"""Grading scales a reported ICANS (neurotoxicity) grade may be on (clinical.md §2, §3.2: ASTCT
+ICANS, CARTOX/CRES, CTCAE neurologic terms); Lee 2014, Penn and MSKCC CRS scales are not
+neurotoxicity scales."""
 
 
 def _vs(testcd: str, test: str) -> SdtmTest:
@@ -151,6 +157,8 @@ def _bool(code: str, meaning: str, sdtm: SdtmTest) -> ObservationCode:
     return ObservationCode(code, meaning, "boolean", "observation", sdtm, values=BOOLEAN_VALUES)
 
 
+_RS_CRS_GRADE = SdtmTest("RS", "CRSGR", "CRS Grade", "CLINICAL CLASSIFICATION")
+_RS_ICANS_GRADE = SdtmTest("RS", "ICANSGR", "ICANS Grade", "CLINICAL CLASSIFICATION")
 _QS_ICE = SdtmTest("QS", "ICETOT", "ICE Total Score", "ICE")
 _QS_CAPD = SdtmTest("QS", "CAPDTOT", "CAPD Total Score", "CAPD")
 _PC_CAR = SdtmTest("PC", "CARTGENE", "CAR Transgene", "CELLULAR KINETICS", "BLOOD")
@@ -221,8 +229,20 @@ _CODES = (
     _num("GMCSF", "granulocyte-macrophage colony-stimulating factor", _lb("GMCSF", "GM-CSF", "CYTOKINES"), ("pg/mL",), 0, 1_000_000),
     _num("MCP1", "monocyte chemoattractant protein 1 (CCL2)", _lb("MCP1", "Monocyte Chemoattractant Protein 1", "CYTOKINES"), ("pg/mL",), 0, 1_000_000),
     _num("MIP1A", "macrophage inflammatory protein 1 alpha", _lb("MIP1A", "MIP-1 Alpha", "CYTOKINES"), ("pg/mL",), 0, 1_000_000),
+    _num("CRS_GRADE", "clinician-reported daily CRS grade", _RS_CRS_GRADE, CRS_SCALES, 0, 5),
+    _num("ICANS_GRADE", "clinician-reported daily ICANS grade", _RS_ICANS_GRADE, ICANS_SCALES, 0, 5),
 )
 # fmt: on
+
+REPORTED_GRADE_CODES: MappingProxyType[str, str] = MappingProxyType(
+    {"CRS_GRADE": "crs", "ICANS_GRADE": "icans"}
+)
+"""Daily reported-grade codes and their syndrome. The value is the grade as the clinician gave
+it (0 to 5 in steps of 0.5: a half grade is the mean of two raters, kept as given) and the unit
+is the grading scale (one of the code's ``units``; never converted to another scale). They are
+stored beside the grades pv-monitor derives from raw observations, never in their place."""
+REPORTED_GRADE_STEP = 0.5
+"""Reported daily grades are whole or half grades."""
 
 OBSERVATION_CODES: MappingProxyType[str, ObservationCode] = MappingProxyType(
     {c.code: c for c in _CODES}
@@ -274,6 +294,7 @@ VALUE_ALIASES: MappingProxyType[str, MappingProxyType[str, str]] = MappingProxyT
         "mskcc": "mskcc", "cartox": "cartox", "ctcae_v4": "ctcae_v4_03",
         "ctcae_4.03": "ctcae_v4_03", "ctcae_v4.03": "ctcae_v4_03", "ctcae_v5": "ctcae_v5_0",
         "ctcae_5.0": "ctcae_v5_0", "ctcae_v5.0": "ctcae_v5_0", "hines": "hines_2023",
+        "cres": "cartox", "astct_2019_consensus": "astct_2019", "asbmt_2019": "astct_2019",
     }),
     "AE_OUTCOME": MappingProxyType({
         "recovered/resolved": "recovered", "recovering/resolving": "recovering",

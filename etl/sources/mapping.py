@@ -13,7 +13,7 @@ Top-level keys (``files`` and at least one of the other sections are required)::
 
     mapping_version: 1            # required
     description: free text        # optional, ignored
-    missing_values: [N/A, "---"]  # cell texts read as empty in every column the mapping uses
+    missing_values: [NA, "---"]   # cell texts read as missing (default: "", NA, ., NULL, N/A)
     files: {...}                  # the data files, by a name of your choice
     value_maps: {...}             # named recodings of cell values
     subjects: {...}               # one row per subject
@@ -21,12 +21,22 @@ Top-level keys (``files`` and at least one of the other sections are required)::
     adverse_events: [...]         # entries producing adverse events
     medications: [...]            # entries producing medications
 
-``files``: ``NAME: {path, format, sheet, header_rows, delimiter, encoding, subject_id}``.
-``path`` is a file name (or a path relative to a given folder) looked up in every ``PATH``;
-``format`` is ``csv`` or ``excel`` (default: ``excel`` for .xlsx/.xlsm, else ``csv``);
-``sheet`` (excel; default the first sheet); ``header_rows`` (default 1); ``delimiter`` (csv,
-default ``,``) and ``encoding`` (csv, default ``utf8``); ``subject_id``: the column holding the
-subject's identifier (required).
+``files``: ``NAME: {path, format, sheet, header_rows, delimiter, encoding, subject_id,
+missing_values}``. ``path`` is a file name (or a path relative to a given folder) looked up in
+every ``PATH``; it must stay inside the folder (an absolute path, or one that leaves the folder,
+also through a symbolic link, is refused without opening the file); ``format`` is ``csv`` or
+``excel`` (default: ``excel`` for .xlsx/.xlsm, else ``csv``); ``sheet`` (excel; default the
+first sheet); ``header_rows`` (default 1); ``delimiter`` (csv, default ``,``) and ``encoding``
+(csv, default ``utf8``); ``subject_id``: the column holding the subject's identifier
+(required); ``missing_values``: see below.
+
+Missing values: in every column the mapping uses, a cell whose text is one of the missing
+values (compared ignoring case and surrounding spaces, numbers by value) is read as empty, and
+counted in the notes. The list that applies to a file is its own ``missing_values``, else the
+top-level one, else :data:`DEFAULT_MISSING_VALUES` (``""``, ``NA``, ``.``, ``NULL``, ``N/A``);
+a list replaces the one above it (write the defaults again to keep them), and an empty cell is
+always missing, so ``missing_values: [""]`` turns every other literal off. An unquoted YAML
+``NULL`` or ``~`` stands for the text NULL; quote ``yes``/``no``/``on``/``off``.
 
 Columns are referenced by their header text. When ``header_rows`` is more than 1 a column's
 name is its *header path*: the texts of its header cells from top to bottom joined by ``/``,
@@ -38,12 +48,19 @@ column, or several, is an error naming the entry and the closest existing header
 
 Fields of entries take one of three forms:
 
-* *constant*: a plain YAML value, e.g. ``unit: mg/L`` (``code``, ``unit``, ``term``,
-  ``grading_scale``, ``drug``, ``dose_unit``, ``route``, ``serious``, ``outcome``,
-  ``other_cause``, ``specimen`` and the subject fields);
+* *constant*: ``{constant: VALUE}``, or a plain YAML value, e.g. ``unit: mg/L`` (``code``,
+  ``unit``, ``term``, ``grading_scale``, ``drug``, ``dose_unit``, ``route``, ``serious``,
+  ``outcome``, ``other_cause``, ``specimen`` and the subject fields);
 * *column*: ``{column: HEADER, map: VALUE_MAP}`` (``map`` optional) for any of those;
 * fields that always come from a column (``value``, ``grade``, ``given``, ``dose``,
   ``verbatim``, a file's ``subject_id``) also accept the header text alone.
+
+A plain text that is also a column's header (its whole header path or its last part) is
+refused as ambiguous, with a message showing both ``{column: ...}`` and ``{constant: ...}``;
+except the ``code``, ``term`` or ``drug`` of an entry naming the very column its ``value``,
+``grade`` or ``given`` is read from (``code: CRP, value: CRP``: a column cannot be both). The
+numeric subject fields ``age_years``, ``weight_kg`` and ``dose_cells`` take a number or a
+column: plain text there (``age_years: Age``) is always refused.
 
 Times (``at``, ``onset``, ``resolved``, ``started``, ``ended``, ``death_date``,
 ``last_contact_date``) are ``{day: COLUMN}``: days after the infusion, fractions giving the
@@ -54,7 +71,10 @@ ISO 8601 as written; Excel date cells need no format). A whole number of days gi
 ``YYYY-MM-DD``, a fraction ``YYYY-MM-DDTHH:MM``. A day or date that cannot be read is passed on
 as written, so that the pipeline rejects it with its row.
 
-``subjects``: ``file`` (required); ``study_id``, ``site_id``, ``product`` (required);
+``subjects``: ``file`` (required); ``when`` (only rows meeting it are subjects; the others
+are counted in the notes); ``study_id``, ``site_id``, ``product`` (required; constants when
+the export does not name them, and the notes say which came from the mapping and which from a
+column);
 ``target_antigen`` (of an investigational product, e.g. ``CD22``); ``diagnosis``, ``sex``,
 ``age_years``, ``weight_kg``, ``dose_cells``, ``lymphodepletion``, ``death_cause``;
 ``infusion_date`` (required): ``relative`` when the export has no calendar dates, only days
@@ -79,10 +99,16 @@ for every non-empty start.
 
 Every entry also takes ``file`` (the ``files`` name; default: the only file), ``name`` (used in
 messages and notes), ``when: {column: COLUMN, equals: VALUE or [VALUES]}`` (only rows whose cell
-equals one of the values, compared like value-map keys) and ``key``: the row's stable identity
-per subject. Default keys: ``CODE|day N`` with a nominal day, else ``CODE|`` plus the day or
-date as read; ``TERM|SCALE`` (plus the onset when the term comes from a column); ``DRUG`` with
-``given``, else ``DRUG|`` plus the start as read. Keys must be unique within a section.
+equals one of the values, compared like value-map keys, after missing values; ``""`` or null
+selects empty cells) and ``key``: the row's stable identity per subject. Default keys:
+``CODE|day N`` with a nominal day, else ``CODE|`` plus the day or date as read; ``TERM|SCALE``
+(plus the onset when the term comes from a column); ``DRUG`` with ``given``, else ``DRUG|``
+plus the start as read. Keys must be unique within a section, except between *branches*:
+entries of the same file whose ``when`` conditions are on the same column with no value in
+common read different rows, so they may repeat a code (term, drug) and its key with another
+``unit`` (or any other field), e.g. one entry per cohort when two cohorts record in different
+units. Rows that none of the branches of a code reads (a third cohort, an empty or misspelt
+cohort) are counted in the notes with their values.
 
 ``value_maps``: ``NAME: {SOURCE TEXT: VALUE, ...}``. Keys match ignoring case and spaces, and
 numbers by value (``1`` matches ``1.0``); a ``null`` value means missing. A value not in the map
@@ -121,9 +147,13 @@ Excel row number is ``_row`` plus ``header_rows``; the tidy rows of one wide sou
 it), ``_key``, and the internal columns ``_day_zero_anchored`` and ``_target_antigen``
 (subjects), ``_specimen`` (observations), ``_started_unknown`` (medications) and ``_verbatim``
 (adverse events). Entirely blank rows, empty values and rows outside a ``when`` are skipped and
-counted in the load's notes. A file that cannot be read becomes a file-level rejection; a
-mapping that is not valid, or names a file, sheet or column that does not exist, raises
-:class:`MappingError` before anything is loaded.
+counted in the load's notes. Every file given (every file under a given folder) is accounted
+for in :attr:`ReadLog.uses`: the mapping file and the files it names are used, every other file
+is ignored ("not used by the mapping"), and a named file that cannot be read is unreadable and a
+file-level rejection. A mapping that is not valid, names a file, sheet or column that does not
+exist, or a path outside the folders given, raises :class:`MappingError` before anything is
+loaded. ``pv-monitor mapping check MAPPING FOLDER`` (:mod:`etl.dry_run`) shows what a load would
+store and reject, without a store.
 
 Examples
 --------
@@ -152,7 +182,7 @@ import yaml
 
 from etl import rejections
 from etl.contracts import CONTRACTS, Kind
-from etl.sources import Chunk, ExportError, ReadLog
+from etl.sources import IGNORED, UNREADABLE, USED, Chunk, ExportError, ReadLog
 from etl.sources.files import CHUNK_ROWS, ROW, FileProblem, SourceFile, read_csv_chunks
 from pv_monitor.vocabulary import VALUE_ALIASES
 
@@ -313,6 +343,14 @@ class ColumnRef:
             return tuple(_norm_header(p) for p in header) == self.parts
         return _norm_header("/".join(header)) == _norm_header(self.text)
 
+    def same(self, other: ColumnRef) -> bool:
+        """Whether ``other`` names the same column as this reference (as written)."""
+        if self.parts is not None or other.parts is not None:
+            mine = self.parts or tuple(_norm_header(self.text).split("/"))
+            theirs = other.parts or tuple(_norm_header(other.text).split("/"))
+            return mine == theirs
+        return _norm_header(self.text) == _norm_header(other.text)
+
 
 @dataclass(frozen=True)
 class FieldSpec:
@@ -321,6 +359,9 @@ class FieldSpec:
     constant: str | None = None
     column: ColumnRef | None = None
     value_map: str | None = None
+    bare: bool = False
+    """A constant written as plain text (not ``{constant: ...}``): refused when it names a
+    column of the file (see :meth:`MappingSource._check_bare_constants`)."""
 
 
 @dataclass(frozen=True)
@@ -340,6 +381,12 @@ class Condition:
 
     column: ColumnRef
     equals: tuple[str, ...]
+    written: tuple[str, ...] = ()
+    """The values as the mapping writes them (for messages)."""
+
+    def shown(self) -> str:
+        """The values as a message shows them (an empty cell as ``empty``)."""
+        return " or ".join(repr(v) if v else "empty" for v in self.written or self.equals)
 
 
 @dataclass(frozen=True)
@@ -354,6 +401,8 @@ class FileSpec:
     delimiter: str
     encoding: str
     subject_id: ColumnRef
+    missing_values: frozenset[str] | None = None
+    """The file's own missing-value texts (canonical), replacing the top-level list."""
 
 
 @dataclass(frozen=True)
@@ -365,6 +414,7 @@ class SubjectsSpec:
     relative: bool
     infusion: TimeSpec | None
     times: dict[str, TimeSpec]
+    when: Condition | None = None
 
 
 @dataclass(frozen=True)
@@ -404,7 +454,21 @@ _TOP_KEYS = (
     "adverse_events",
     "medications",
 )
-_FILE_KEYS = ("path", "format", "sheet", "header_rows", "delimiter", "encoding", "subject_id")
+_FILE_KEYS = (
+    "path",
+    "format",
+    "sheet",
+    "header_rows",
+    "delimiter",
+    "encoding",
+    "subject_id",
+    "missing_values",
+)
+DEFAULT_MISSING_VALUES = ("", "NA", ".", "NULL", "N/A")
+"""Cell texts read as missing in the columns a mapping uses, unless the mapping lists its own
+(compared ignoring case and surrounding spaces): R's ``NA``, SAS's ``.``, database ``NULL`` and
+``N/A``. An empty cell is always missing."""
+_NUMERIC_SUBJECT_FIELDS = ("age_years", "weight_kg", "dose_cells")
 _SUBJECT_TEXT = {
     "study_id": True,
     "site_id": True,
@@ -535,7 +599,7 @@ class _Parser:
             )
         if form == "column":
             return FieldSpec(column=self.column(value, where))
-        return FieldSpec(constant=self.text(value, where))
+        return FieldSpec(constant=self.text(value, where), bare=isinstance(value, str))
 
     def time(self, value: object, where: str, relative: bool | None) -> TimeSpec:
         spec = self.mapping(value, where, ("day", "nominal_day", "date", "format"))
@@ -577,12 +641,9 @@ class _Parser:
                 "mapping_version",
                 f"must be {MAPPING_VERSION}, got {_described(top.get('mapping_version'))}",
             )
-        missing = top.get("missing_values", [])
-        if not isinstance(missing, list):
-            raise self.error("missing_values", f"expected a list, got {_described(missing)}")
-        missing_values = frozenset(
-            _canonical(self.text(v, f"missing_values[{i}]")) for i, v in enumerate(missing)
-        )
+        missing_values = self.missing_values(top.get("missing_values"), "missing_values")
+        if missing_values is None:
+            missing_values = frozenset(_canonical(v) for v in DEFAULT_MISSING_VALUES)
         maps = self.value_maps(top.get("value_maps", {}))
         files = self.files(top.get("files"))
         subjects = None
@@ -602,6 +663,32 @@ class _Parser:
             raise self.error("top level", "map subjects and/or at least one entry")
         self.unique_keys(entries)
         return Mapping(files, missing_values, maps, subjects, tuple(entries))
+
+    def missing_values(self, value: object, where: str) -> frozenset[str] | None:
+        """A ``missing_values`` list (canonical texts; empty always included), None if absent.
+
+        YAML reads an unquoted ``NULL`` or ``~`` as null: it stands for the text NULL.
+        """
+        if value is None:
+            return None
+        if not isinstance(value, list):
+            raise self.error(where, f"expected a list of cell texts, got {_described(value)}")
+        texts = {""}
+        for number, item in enumerate(value):
+            if isinstance(item, bool):
+                raise self.error(
+                    f"{where}[{number}]",
+                    "quote yes, no, on, off, true and false: YAML reads them unquoted as booleans",
+                )
+            if item is None:
+                texts.add("null")
+                continue
+            if isinstance(item, list | dict):
+                raise self.error(
+                    f"{where}[{number}]", f"expected a cell text, got {_described(item)}"
+                )
+            texts.add(_canonical(_yaml_text(item) or ""))
+        return frozenset(texts)
 
     def value_maps(self, value: object) -> dict[str, dict[str, str | None]]:
         if not isinstance(value, dict):
@@ -639,6 +726,8 @@ class _Parser:
             if "path" not in spec:
                 raise self.error(where, "path is required")
             path = self.text(spec["path"], where + ".path")
+            if any(ord(c) < 32 for c in path):
+                raise self.error(where + ".path", "a file name cannot hold control characters")
             if Path(path).is_absolute():
                 raise self.error(
                     where + ".path",
@@ -674,6 +763,9 @@ class _Parser:
                 delimiter=delimiter,
                 encoding=encoding,
                 subject_id=self.column(spec["subject_id"], where + ".subject_id"),
+                missing_values=self.missing_values(
+                    spec.get("missing_values"), where + ".missing_values"
+                ),
             )
         return files
 
@@ -690,15 +782,18 @@ class _Parser:
     def subjects(
         self, value: object, files: dict[str, FileSpec], maps: dict[str, Any]
     ) -> SubjectsSpec:
-        allowed = ("file", "infusion_date", *_SUBJECT_TEXT, *_SUBJECT_TIMES)
+        allowed = ("file", "when", "infusion_date", *_SUBJECT_TEXT, *_SUBJECT_TIMES)
         spec = self.mapping(value, "subjects", allowed)
         file = self.file_of(spec, "subjects", files)
         fields: dict[str, FieldSpec] = {}
         for name, required in _SUBJECT_TEXT.items():
             if name in spec:
                 fields[name] = self.field(spec[name], f"subjects.{name}", "text", maps)
+                if name in _NUMERIC_SUBJECT_FIELDS:
+                    self.numeric_constant(spec[name], fields[name], f"subjects.{name}")
             elif required:
                 raise self.error("subjects", f"{name} is required")
+        when = self.condition(spec["when"], "subjects.when") if "when" in spec else None
         if "infusion_date" not in spec:
             raise self.error("subjects", "infusion_date is required (relative, or {date: ...})")
         infusion = spec["infusion_date"]
@@ -718,7 +813,23 @@ class _Parser:
             for name in _SUBJECT_TIMES
             if name in spec
         }
-        return SubjectsSpec(file, fields, relative, infusion_time, times)
+        return SubjectsSpec(file, fields, relative, infusion_time, times, when)
+
+    def numeric_constant(self, value: object, spec: FieldSpec, where: str) -> None:
+        """Refuse text where a number is meant: ``age_years: Age`` is a column, not an age."""
+        if not spec.bare or not isinstance(value, str):
+            return
+        try:
+            float(value.strip().replace(",", "."))
+        except ValueError:
+            name = where.rsplit(".", 1)[-1]
+            raise self.error(
+                where,
+                f"{value.strip()!r} is text, but {name} is a number. To read each subject's "
+                f"value from a column write {name}: {{column: {value.strip()}}}; for the same "
+                f"value for every subject write a number (e.g. {name}: 40) or "
+                f"{name}: {{constant: ...}}",
+            ) from None
 
     def entry(
         self,
@@ -752,17 +863,7 @@ class _Parser:
         given = fields.pop("given", None)
         if kind == Kind.MEDICATIONS and given is None and "started_at" not in times:
             raise self.error(where, "give given (a yes/no column) and/or started")
-        when = None
-        if "when" in spec:
-            condition = self.mapping(spec["when"], where + ".when", ("column", "equals"))
-            if "column" not in condition or "equals" not in condition:
-                raise self.error(where + ".when", "give column and equals")
-            wanted = condition["equals"]
-            wanted = wanted if isinstance(wanted, list) else [wanted]
-            when = Condition(
-                self.column(condition["column"], where + ".when.column"),
-                tuple(_canonical(self.text(v, where + ".when.equals")) for v in wanted),
-            )
+        when = self.condition(spec["when"], where + ".when") if "when" in spec else None
         row_key = self.text(spec["key"], where + ".key") if "key" in spec else None
         if row_key is not None and kind == Kind.OBSERVATIONS and fields["code"].column is not None:
             raise self.error(
@@ -770,19 +871,61 @@ class _Parser:
             )
         return EntrySpec(kind, where, name or "", file, fields, times, given, when, row_key)
 
+    def condition(self, value: object, where: str) -> Condition:
+        """``{column: COLUMN, equals: VALUE or [VALUES]}``; ``""`` (or null) selects empty cells."""
+        condition = self.mapping(value, where, ("column", "equals"))
+        if "column" not in condition or "equals" not in condition:
+            raise self.error(where, "give column and equals")
+        wanted = condition["equals"]
+        wanted = wanted if isinstance(wanted, list) else [wanted]
+        if not wanted:
+            raise self.error(where + ".equals", "give at least one value")
+        values: list[str] = []
+        for item in wanted:
+            if isinstance(item, bool):
+                raise self.error(
+                    where + ".equals",
+                    "quote yes, no, on, off, true and false: YAML reads them unquoted as booleans",
+                )
+            if isinstance(item, list | dict):
+                raise self.error(where + ".equals", f"expected a value, got {_described(item)}")
+            values.append(_yaml_text(item) or "")
+        return Condition(
+            self.column(condition["column"], where + ".column"),
+            tuple(_canonical(v) for v in values),
+            tuple(values),
+        )
+
     def unique_keys(self, entries: list[EntrySpec]) -> None:
-        seen: dict[tuple[Kind, str], str] = {}
+        """Refuse two entries whose rows get the same key, unless their ``when`` conditions
+        exclude each other (branches of one file, e.g. a unit per cohort)."""
+        seen: dict[tuple[Kind, str], list[EntrySpec]] = {}
         for entry in entries:
             key = _static_key(entry)
             if key is None:
                 continue
-            if (entry.kind, key) in seen:
-                raise self.error(
-                    entry.where,
-                    f"its rows have the key {key!r}, as do those of {seen[entry.kind, key]}; "
-                    "give one of them another key",
-                )
-            seen[entry.kind, key] = entry.where
+            for earlier in seen.get((entry.kind, key), []):
+                if not _exclusive(earlier, entry):
+                    raise self.error(
+                        entry.where,
+                        f"its rows have the key {key!r}, as do those of {earlier.where}; "
+                        "give one of them another key, or conditions (when) on the same column "
+                        "with different values",
+                    )
+            seen.setdefault((entry.kind, key), []).append(entry)
+
+
+def _exclusive(first: EntrySpec, second: EntrySpec) -> bool:
+    """Whether no source row can be read by both entries: same file, ``when`` on the same
+    column, no value in common."""
+    a, b = first.when, second.when
+    return (
+        first.file == second.file
+        and a is not None
+        and b is not None
+        and a.column.same(b.column)
+        and not set(a.equals) & set(b.equals)
+    )
 
 
 def _static_key(entry: EntrySpec) -> str | None:
@@ -1059,61 +1202,83 @@ class MappingSource:
             self._tables[name] = _Table(spec, file, chunk_name)
         self.files = [SourceFile.of(mapping_file), *located.values()]
         self.display_path = ", ".join(str(f.path) for f in self.files)
-        self._note_unused(paths, set(located))
+        self._account_all(paths, located)
         for table in self._tables.values():
             self._load_headers(table)
         self._positions: dict[tuple[str, ColumnRef], int] = {}
         self._resolve_all()
+        self._check_bare_constants()
+        self._note_constants()
         self._counts: dict[str, int] = {}
         self._examples: dict[str, Counter[str]] = {}
         self._infusions: dict[str, pd.Timestamp] = {}
         self._counted: set[str] = set()
+        self._branched = {e.where for group in _branches(self.mapping.entries) for e in group}
 
     # ---- construction ---------------------------------------------------------------------
 
     def _locate(self, spec: FileSpec, paths: Sequence[Path]) -> tuple[Path, Path | None]:
+        """The file ``spec.path`` names: inside one of the folders given (symbolic links
+        resolved), or one of the files given; never anywhere else."""
         found: dict[Path, tuple[Path, Path | None]] = {}
+        outside: list[Path] = []
         for given in paths:
             if given.is_dir():
                 candidate = given / spec.path
-                if candidate.is_file():
+                if not _inside(candidate, given):
+                    outside.append(given)
+                elif candidate.is_file():
                     found.setdefault(candidate.resolve(), (candidate, given))
             elif given.is_file() and given.name == Path(spec.path).name:
                 found.setdefault(given.resolve(), (given, None))
+        where = f"mapping {self.mapping_file.name}: files.{spec.name}.path: {spec.path!r}"
+        if outside and not found:
+            # the file is not opened: its contents must not reach a message
+            raise MappingError(
+                f"{where} is outside the folder given to the load "
+                f"({', '.join(str(p) for p in outside)}); a mapping may only name files inside "
+                "the folders (or the files) given to the load"
+            )
         if len(found) > 1:
             raise MappingError(
-                f"mapping {self.mapping_file.name}: files.{spec.name}.path: {spec.path!r} is in "
-                f"more than one of the given paths ({', '.join(str(p) for p in found)})"
+                f"{where} is in more than one of the given paths "
+                f"({', '.join(str(p) for p in found)})"
             )
         if not found:
-            where = ", ".join(str(p) for p in paths) or "no path given"
+            shown = ", ".join(str(p) for p in paths) or "no path given"
             present = sorted(
                 {child.name for p in paths if p.is_dir() for child in p.iterdir()}
                 | {p.name for p in paths if p.is_file()}
             )
             listed = ", ".join(present[:20]) + (" …" if len(present) > 20 else "")
-            raise MappingError(
-                f"mapping {self.mapping_file.name}: files.{spec.name}.path: {spec.path!r} "
-                f"not found in {where}; there: {listed or 'nothing'}"
-            )
+            raise MappingError(f"{where} not found in {shown}; there: {listed or 'nothing'}")
         return next(iter(found.values()))
 
-    def _note_unused(self, paths: Sequence[Path], used: set[Path]) -> None:
+    def _account_all(self, paths: Sequence[Path], located: dict[Path, SourceFile]) -> None:
+        """Every file given (every file under a given folder) is used or ignored; a used file
+        later found unreadable becomes unreadable (:meth:`_file_problem`)."""
+        mapping = self.mapping_file.resolve()
+        used = {path: file.name for path, file in located.items()}
         for given in paths:
             if given.is_dir():
-                unused = sorted(
-                    child.name
-                    for child in given.iterdir()
-                    if child.is_file()
-                    and child.resolve() not in used
-                    and child.resolve() != self.mapping_file.resolve()
-                )
-                if unused:
-                    self.log.notes.append(
-                        f"{given}: not used by the mapping, ignored: {', '.join(unused)}"
-                    )
-            elif given.resolve() not in used and given.resolve() != self.mapping_file.resolve():
-                self.log.notes.append(f"{given.name}: not used by the mapping, ignored")
+                children = sorted(p for p in given.rglob("*") if p.is_file() or p.is_symlink())
+                names = [(child, str(child.relative_to(given))) for child in children]
+            else:
+                names = [(given, given.name)]
+            for path, name in names:
+                resolved = _resolved(path)
+                if resolved is None:
+                    self.log.account(name, IGNORED, "a symbolic link that leads nowhere")
+                elif resolved in used:
+                    self.log.account(used.pop(resolved), USED)
+                elif resolved == mapping:
+                    self.log.account(name, USED, "the mapping file")
+                else:
+                    self.log.account(name, IGNORED, "not used by the mapping")
+        for name in used.values():  # named by a path the folder listing spells otherwise
+            self.log.account(name, USED)
+        if not any(use.why == "the mapping file" for use in self.log.uses.values()):
+            self.log.account(self.mapping_file.name, USED, "the mapping file")
 
     def _load_headers(self, table: _Table) -> None:
         try:
@@ -1137,6 +1302,8 @@ class MappingSource:
             for spec in subjects.fields.values():
                 if spec.column is not None:
                     yield subjects.file, spec.column
+            if subjects.when is not None:
+                yield subjects.file, subjects.when.column
             for timing in [subjects.infusion, *subjects.times.values()]:
                 if timing is not None:
                     yield from ((subjects.file, ref) for ref in _time_columns(timing))
@@ -1155,6 +1322,66 @@ class MappingSource:
             table = self._tables[file]
             if table.readable:
                 self._positions[file, ref] = table.resolve(ref, self._source)
+
+    def _bare_constants(self) -> Iterator[tuple[str, str, FieldSpec, ColumnRef | None]]:
+        """(file, where, field, the entry's value column) of every constant written as plain
+        text."""
+        subjects = self.mapping.subjects
+        if subjects is not None:
+            for name, spec in subjects.fields.items():
+                if spec.bare:
+                    yield subjects.file, f"subjects.{name}", spec, None
+        for entry in self.mapping.entries:
+            main = _main_column(entry)
+            for column, spec in entry.fields.items():
+                if spec.bare:
+                    key = _YAML_KEY.get(column, column)
+                    identity = column in ("code", "term", "drug")
+                    yield entry.file, f"{entry.where}.{key}", spec, main if identity else None
+
+    def _check_bare_constants(self) -> None:
+        """Refuse plain text that is also the name of a column of the file: the mapping must
+        say whether it means the column or the text (``{column: ...}`` or ``{constant: ...}``).
+
+        The code, term or drug of an entry may name the very column its value, grade or
+        ``given`` is read from (``code: CRP, value: CRP``): a column cannot be both, so the
+        text is the constant.
+        """
+        for file, where, spec, main in self._bare_constants():
+            table = self._tables[file]
+            assert spec.constant is not None
+            if not table.readable or (main is not None and _names(main, spec.constant)):
+                continue
+            wanted = _norm_header(spec.constant)
+            named = [
+                " / ".join(h)
+                for h in table.headers
+                if h and wanted in (_norm_header("/".join(h)), _norm_header(h[-1]))
+            ]
+            if named:
+                key = where.rsplit(".", 1)[-1]
+                raise MappingError(
+                    f"mapping {self._source}: {where}: {spec.constant!r} is also a column of "
+                    f"{table.describe()}, so it is not clear which is meant. To read the "
+                    f"column write {key}: {{column: {named[0]}}}; for the text itself, the "
+                    f"same on every row, write {key}: {{constant: {spec.constant}}}"
+                )
+
+    def _note_constants(self) -> None:
+        """Say where study, site and product come from (the export often names none)."""
+        subjects = self.mapping.subjects
+        if subjects is None:
+            return
+        parts = []
+        for name in ("study_id", "site_id", "product"):
+            spec = subjects.fields[name]
+            if spec.constant is not None:
+                parts.append(f"{name} {spec.constant!r} from the mapping (every subject)")
+            else:
+                assert spec.column is not None
+                parts.append(f"{name} from column {spec.column.text!r}")
+        table = self._tables[subjects.file]
+        self.log.notes.append(f"{table.chunk_name}: subjects' " + "; ".join(parts))
 
     # ---- reading ----------------------------------------------------------------------------
 
@@ -1179,7 +1406,26 @@ class MappingSource:
                     parts = [p for p in parts if len(p)]
                     if parts:
                         yield Chunk(kind, table.chunk_name, pd.concat(parts, ignore_index=True))
+                self._note_outside_branches(mine, frame)
         self._write_notes()
+
+    def _note_outside_branches(self, entries: list[EntrySpec], frame: pd.DataFrame) -> None:
+        """Count rows that no branch of a code (drug, term) reads (a third cohort, a typing
+        error): see :func:`_branches`."""
+        for group in _branches(entries):
+            first = group[0].when
+            ident = group[0].fields[_IDENTITY_FIELD[group[0].kind]].constant
+            assert first is not None
+            cell = frame[self._positions[group[0].file, first.column]]
+            wanted = {value for entry in group if entry.when for value in entry.when.equals}
+            outside = ~_per_distinct(cell, _canonical).isin(wanted)
+            if outside.any():
+                self._example(
+                    f"{self._tables[group[0].file].chunk_name}: {{n}} row(s) read by none of "
+                    f"the entries of {ident} ({', '.join(e.where for e in group)}): "
+                    f"{first.column.text} is {{examples}}",
+                    cell[outside].where(cell[outside] != "", "(empty)"),
+                )
 
     def _frames(self, name: str) -> Iterator[pd.DataFrame]:
         """Non-blank rows of a data file with missing values emptied; file problems logged.
@@ -1198,9 +1444,12 @@ class MappingSource:
                 kept = frame[~blank].copy()
                 if counting:
                     self._count(f"{table.chunk_name}: {{n}} blank row(s) skipped", int(blank.sum()))
+                missing = table.spec.missing_values
+                if missing is None:
+                    missing = self.mapping.missing_values
                 for col in sorted(table.used):
                     text = kept[col].fillna("").astype(str)
-                    kept[col] = self._missing(text, table.chunk_name if counting else None)
+                    kept[col] = self._missing(text, missing, table.chunk_name if counting else None)
                 yield kept
         except FileProblem as problem:
             self._file_problem(table, problem)
@@ -1209,15 +1458,16 @@ class MappingSource:
 
     def _file_problem(self, table: _Table, problem: FileProblem) -> None:
         table.readable = False
+        self.log.account(table.file.name, UNREADABLE, problem.reason)
         self.log.problems.append(
             rejections.file_rejection(table.chunk_name, problem.rule, problem.reason)
         )
 
-    def _missing(self, values: pd.Series, file: str | None) -> pd.Series:
-        if not self.mapping.missing_values:
+    def _missing(self, values: pd.Series, texts: frozenset[str], file: str | None) -> pd.Series:
+        if texts <= {""}:
             return values.str.strip()
         canonical = _per_distinct(values, _canonical)
-        missing = canonical.isin(self.mapping.missing_values) & (values.str.strip() != "")
+        missing = canonical.isin(texts) & (values.str.strip() != "")
         if missing.any() and file is not None:
             self._example(f"{file}: {{n}} cell(s) read as missing ({{examples}})", values[missing])
         return values.str.strip().where(~missing, "")
@@ -1226,6 +1476,8 @@ class MappingSource:
 
     def _subject_rows(self, spec: SubjectsSpec, frame: pd.DataFrame) -> pd.DataFrame:
         file = spec.file
+        if spec.when is not None:
+            frame = frame[self._condition(file, spec.when, frame, "are not subjects")]
         subject = frame[self._positions[file, self.mapping.files[file].subject_id]]
         out = _empty_frame(Kind.SUBJECTS, frame.index)
         out["subject_id"] = subject
@@ -1257,18 +1509,13 @@ class MappingSource:
 
     def _entry_rows(self, entry: EntrySpec, frame: pd.DataFrame) -> pd.DataFrame:
         file = entry.file
-        table = self._tables[file]
         subject = frame[self._positions[file, self.mapping.files[file].subject_id]]
         keep = pd.Series(True, index=frame.index)
         if entry.when is not None:
-            cell = frame[self._positions[file, entry.when.column]]
-            keep = _per_distinct(cell, _canonical).isin(entry.when.equals)
-            shown = " or ".join(entry.when.equals)
-            self._count(
-                f"{table.chunk_name}: {{n}} row(s) skipped for {entry.where}: "
-                f"{entry.when.column.text} is not {shown}",
-                int((~keep).sum()),
-            )
+            # a branch's rows of the other branches are no news: _note_outside_branches counts
+            # the rows no branch reads
+            outcome = None if entry.where in self._branched else f"not read by {entry.where}"
+            keep = self._condition(file, entry.when, frame, outcome)
         out = _empty_frame(entry.kind, frame.index)
         out["subject_id"] = subject
         mapped_missing = pd.Series(False, index=frame.index)
@@ -1318,6 +1565,22 @@ class MappingSource:
             skipped = int((keep & ~present & ~mapped_missing).sum())
             self._count(f"{name}: {{n}} empty {what} skipped", skipped)
         return present & ~mapped_missing
+
+    def _condition(
+        self, file: str, condition: Condition, frame: pd.DataFrame, outcome: str | None
+    ) -> pd.Series:
+        """Rows meeting ``condition``; the others are counted in a note saying ``outcome``
+        (none when ``outcome`` is None)."""
+        cell = frame[self._positions[file, condition.column]]
+        keep = _per_distinct(cell, _canonical).isin(condition.equals)
+        if outcome is None:
+            return keep
+        self._count(
+            f"{self._tables[file].chunk_name}: {{n}} row(s) {outcome}: "
+            f"{condition.column.text} is not {condition.shown()}",
+            int((~keep).sum()),
+        )
+        return keep
 
     def _given(
         self, entry: EntrySpec, frame: pd.DataFrame, out: pd.DataFrame, keep: pd.Series
@@ -1446,6 +1709,52 @@ class MappingSource:
             self.log.notes.append(template.replace("{n}", f"{n:,}").replace("{examples}", shown))
         self._counts.clear()
         self._examples.clear()
+
+
+_IDENTITY_FIELD = {Kind.OBSERVATIONS: "code", Kind.ADVERSE_EVENTS: "term", Kind.MEDICATIONS: "drug"}
+
+
+def _branches(entries: Sequence[EntrySpec]) -> list[list[EntrySpec]]:
+    """Branches by the code (term, drug) they share: two or more entries of one file with the
+    same constant code and ``when`` on the same column (e.g. a unit per cohort)."""
+    groups: dict[tuple[str, Kind, str, str], list[EntrySpec]] = {}
+    for entry in entries:
+        ident = entry.fields[_IDENTITY_FIELD[entry.kind]].constant
+        if entry.when is not None and ident is not None:
+            column = _norm_header(entry.when.column.text)
+            groups.setdefault((entry.file, entry.kind, ident.casefold(), column), []).append(entry)
+    return [group for group in groups.values() if len(group) > 1]
+
+
+_YAML_KEY = {column: key for _, keys in _SECTIONS.values() for key, (column, _, _) in keys.items()}
+"""Output column -> the key the mapping writes it under (``observed_at`` -> ``at``)."""
+
+
+def _main_column(entry: EntrySpec) -> ColumnRef | None:
+    """The column an entry's rows carry their value, grade or yes/no in."""
+    main = entry.given or entry.fields.get("value") or entry.fields.get("grade")
+    return None if main is None else main.column
+
+
+def _names(ref: ColumnRef, text: str) -> bool:
+    """Whether ``text`` is how ``ref`` was written (or its last header part)."""
+    wanted = _norm_header(text)
+    return wanted in (_norm_header(ref.text), _norm_header(ref.text).rsplit("/", 1)[-1])
+
+
+def _resolved(path: Path) -> Path | None:
+    """``path`` with symbolic links resolved; None when it cannot be (a link loop)."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError, ValueError):
+        return None
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    """Whether ``path``, symbolic links resolved, is ``folder`` or under it (a path that cannot
+    be resolved, e.g. a link loop, is not)."""
+    resolved, root = _resolved(path), _resolved(folder)
+    return resolved is not None and root is not None and resolved.is_relative_to(root)
 
 
 def _time_columns(timing: TimeSpec) -> list[ColumnRef]:

@@ -17,7 +17,8 @@ format v1 rows (then validated and normalised like any tidy export):
   result, and tests pv-monitor does not monitor, are left out and counted in a note. SUPP--
   ``OTHCAUSE = Y`` marks a finding attributed to another cause. RS ``OVRLRESP`` records are
   responses (the investigator's when several evaluators assessed), and SUPPRS ``AGSTAT`` the
-  antigen status of a relapse.
+  antigen status of a relapse. RS ``CRSGR``/``ICANSGR`` records are daily reported grades
+  (observations ``CRS_GRADE``/``ICANS_GRADE``, the grading scale in RSCAT).
 * medications: CM (CMDECOD, else CMTRT; a record without a start date is a drug given at an
   unknown time), and EX records other than the infusion (lymphodepletion, split doses).
 * adverse events: AE (AETERM, AEDECOD, AETOXGR, AESER, AEOUT, AESTDTC, AEENDTC) with the grading
@@ -40,7 +41,7 @@ from etl import rejections
 from etl.contracts import CONTRACTS, ROW, Kind
 from etl.sources import Chunk, ReadLog
 from etl.sources.files import CHUNK_ROWS, FileProblem, SourceFile, read_csv_chunks
-from pv_monitor.vocabulary import OBSERVATION_CODES, SDTM_TEST_ALIASES
+from pv_monitor.vocabulary import OBSERVATION_CODES, REPORTED_GRADE_CODES, SDTM_TEST_ALIASES
 
 FINDINGS = ("VS", "LB", "QS", "NV", "PC")
 SMALL = (
@@ -397,6 +398,13 @@ class SdtmSource:
         rs = self._whole("RS")
         if not len(rs):
             return
+        grade_code = rs["RSTESTCD"].str.upper().map(lambda t: _TEST_CODES.get(("RS", t)))
+        graded = grade_code.isin(list(REPORTED_GRADE_CODES))
+        if graded.any():
+            yield self._reported_grades(rs[graded], grade_code[graded], dosed)
+            rs = rs[~graded]
+            if not len(rs):
+                return
         overall = rs[rs["RSTESTCD"].str.upper() == "OVRLRESP"]
         if len(overall) < len(rs):
             self.log.notes.append(
@@ -457,6 +465,37 @@ class SdtmSource:
             )
         file = str(overall["_file"].iloc[0]) if len(overall) else "rs"
         yield Chunk(Kind.OBSERVATIONS, file, pd.concat([responses, antigen], ignore_index=True))
+
+    def _reported_grades(self, rows: pd.DataFrame, code: pd.Series, dosed: set[str]) -> Chunk:
+        """RS clinical classifications ``CRSGR``/``ICANSGR``: a clinician's grade of one day, the
+        grading scale in RSCAT (the observation's unit), the grade in RSSTRESN, else RSSTRESC,
+        else RSORRES (half grades kept as given)."""
+        file = str(rows["_file"].iloc[0])
+        numeric = _column(rows, "RSSTRESN")
+        value = numeric.where(numeric != "", _column(rows, "RSSTRESC"))
+        value = value.where(value != "", _column(rows, "RSORRES"))
+        not_done = (_column(rows, "RSSTAT").str.upper() == "NOT DONE") | (value == "")
+        if not_done.any():
+            self.log.notes.append(
+                f"{file}: {int(not_done.sum()):,} daily grade(s) not done or without a result "
+                "were not loaded"
+            )
+        keep = ~not_done & (rows["USUBJID"].isin(dosed) | (not dosed))
+        rows = rows[keep]
+        frame = pd.DataFrame(
+            {
+                "subject_id": rows["USUBJID"],
+                "observed_at": rows["RSDTC"],
+                "code": code[keep],
+                "value": value[keep],
+                "unit": _column(rows, "RSCAT"),
+                "other_cause": "false",
+                "source_id": "",
+                "_key": "RS|" + _sequence_text(rows["RSSEQ"]),
+                ROW: rows[ROW],
+            }
+        )
+        return Chunk(Kind.OBSERVATIONS, file, frame.reset_index(drop=True))
 
     def _medications(self, dosed: set[str]) -> Iterator[Chunk]:
         columns = [*CONTRACTS[Kind.MEDICATIONS].required, *CONTRACTS[Kind.MEDICATIONS].optional]

@@ -71,6 +71,12 @@ IDENTITIES: dict[str, tuple[str, ...]] = {
     "icsr_reaction": ("icsr_case_id", "preferred_term"),
 }
 """What identifies a row of each loaded table across loads."""
+_NAMED_BY: dict[str, tuple[str, str, str]] = {
+    "subject_id": ("subject", "subject_key", "subject"),
+    "study_id": ("study", "study_key", "study"),
+    "icsr_case_id": ("icsr_case", "report_key", "report"),
+}
+"""Surrogate identity columns and how a duplicate's reason names them: (table, key, word)."""
 PROVENANCE = ("load_batch_id", "source_row")
 """Columns that record where a row came from; a change in them alone is not a change."""
 
@@ -83,6 +89,8 @@ class WriteOutcome:
     updated: int = 0
     unchanged: int = 0
     duplicate_rows: list[int] = field(default_factory=list)
+    duplicate_reasons: list[str] = field(default_factory=list)
+    """For each of ``duplicate_rows``: the earlier row and the identity compared, in words."""
 
     def add(self, other: WriteOutcome) -> None:
         """Accumulate ``other`` into this outcome."""
@@ -90,6 +98,7 @@ class WriteOutcome:
         self.updated += other.updated
         self.unchanged += other.unchanged
         self.duplicate_rows += other.duplicate_rows
+        self.duplicate_reasons += other.duplicate_reasons
 
 
 def previous_identical_batch(session: Session, sha256: str, source_format: str) -> LoadBatch | None:
@@ -372,10 +381,7 @@ class BatchWriter:
         batch_id = self.batch.load_batch_id
         outcome = WriteOutcome()
         # identities this batch already wrote: duplicates within the load
-        duplicates = (
-            select(stage.c.source_row).join(table, same).where(table.c.load_batch_id == batch_id)
-        )
-        outcome.duplicate_rows = [int(r) for r in self.session.scalars(duplicates) if r is not None]
+        outcome.duplicate_rows, outcome.duplicate_reasons = self._duplicates(table, stage, same)
         # values that changed since an earlier batch: update and audit
         compared = [c for c in frame.columns if c not in identity and c not in PROVENANCE]
         differs = or_(*(table.c[c].is_distinct_from(stage.c[c]) for c in compared))
@@ -409,6 +415,41 @@ class BatchWriter:
             len(frame) - outcome.inserted - outcome.updated - len(outcome.duplicate_rows)
         )
         return outcome
+
+    def _duplicates(self, table: Table, stage: Table, same: Any) -> tuple[list[int], list[str]]:
+        """Rows of the stage whose identity this batch already wrote, and for each the reason:
+        the earlier row and the identity compared (subjects and reports named by their key)."""
+        identity = IDENTITIES[table.name]
+        shown = []
+        joins = []
+        for column in identity:
+            named = _NAMED_BY.get(column)
+            if named is None:
+                shown.append((column, stage.c[column]))
+                continue
+            other = Base.metadata.tables[named[0]].alias(f"dup_{named[0]}")
+            joins.append((other, other.c[column] == stage.c[column]))
+            shown.append((named[2], other.c[named[1]]))
+        query = select(
+            stage.c.source_row, table.c.source_row.label("first_row"), *(c for _, c in shown)
+        ).select_from(stage.join(table, same))
+        for other, condition in joins:
+            query = query.join(other, condition, isouter=True)
+        rows = self.session.execute(query.where(table.c.load_batch_id == self.batch.load_batch_id))
+        found: list[int] = []
+        reasons: list[str] = []
+        for row in rows:
+            if row[0] is None:
+                continue
+            values = " and ".join(
+                f"{name} '{value}'" for (name, _), value in zip(shown, row[2:], strict=True)
+            )
+            found.append(int(row[0]))
+            reasons.append(
+                f"duplicate of row {row[1]} (loaded earlier in this batch, from another part of "
+                f"the file or another file): same {values}"
+            )
+        return found, reasons
 
     def _apply_changes(
         self, table: Table, pk: str, compared: list[str], changed: Sequence[Any]

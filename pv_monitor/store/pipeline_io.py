@@ -32,6 +32,7 @@ from pv_monitor.store.models import (
     ToxicityEpisode,
     ToxicityGrade,
 )
+from pv_monitor.vocabulary import REPORTED_GRADE_CODES
 
 SUBJECT_TABLES = (
     "subject",
@@ -327,6 +328,77 @@ def reconciliation_inputs(
         .group_by(Subject.subject_key, ToxicityGrade.syndrome),
     )
     return ReconciliationInputs(reported, derived, gradable)
+
+
+@dataclass(frozen=True)
+class DailyReconciliationInputs:
+    """Reported daily grades and derived daily grades (``grading.reconcile.reconcile_daily``)."""
+
+    reported: pd.DataFrame
+    derived: pd.DataFrame
+
+
+def daily_reconciliation_inputs(
+    session: Session, syndromes: Sequence[str], subject_ids: Sequence[int] | None = None
+) -> DailyReconciliationInputs:
+    """Reported daily grades (observations ``CRS_GRADE``/``ICANS_GRADE``: value as given, the
+    unit is the scale) and the ASTCT grade pv-monitor derived for each day (the day rows of
+    ``toxicity_grade``), keyed by subject key and by study day counted from the subject's first
+    infusion, so that the two sides are compared on the same calendar day."""
+
+    def scoped(column: Any) -> Any:
+        return column.in_(subject_ids) if subject_ids is not None else true()
+
+    first = (
+        select(Infusion.subject_id, func.min(Infusion.infusion_date).label("day0"))
+        .group_by(Infusion.subject_id)
+        .subquery()
+    )
+    codes = {code: syndrome for code, syndrome in REPORTED_GRADE_CODES.items()
+             if syndrome in syndromes}  # fmt: skip
+    reported = read_frame(
+        session,
+        select(
+            Subject.subject_key.label("subject"),
+            Measurement.code,
+            Measurement.measured_at,
+            Measurement.unit.label("scale"),
+            Measurement.value.label("reported_grade"),
+            first.c.day0,
+        )
+        .join(Subject, Subject.subject_id == Measurement.subject_id)
+        .join(first, first.c.subject_id == Measurement.subject_id)
+        .where(Measurement.code.in_(list(codes)), scoped(Measurement.subject_id)),
+    )
+    reported["syndrome"] = reported.pop("code").map(codes)
+    day0 = pd.to_datetime(reported.pop("day0"))
+    measured = pd.to_datetime(reported.pop("measured_at")).dt.normalize()
+    reported["study_day"] = (measured - day0).dt.days.astype("int64")
+    derived = read_frame(
+        session,
+        select(
+            Subject.subject_key.label("subject"),
+            ToxicityGrade.syndrome,
+            DailyAssessment.assessed_at,
+            ToxicityGrade.grade.label("derived_grade"),
+            first.c.day0,
+        )
+        .join(
+            DailyAssessment,
+            DailyAssessment.daily_assessment_id == ToxicityGrade.daily_assessment_id,
+        )
+        .join(Subject, Subject.subject_id == ToxicityGrade.subject_id)
+        .join(first, first.c.subject_id == ToxicityGrade.subject_id)
+        .where(
+            ToxicityGrade.syndrome.in_(list(codes.values())),
+            DailyAssessment.granularity == "day",
+            scoped(ToxicityGrade.subject_id),
+        ),
+    )
+    day0 = pd.to_datetime(derived.pop("day0"))
+    assessed = pd.to_datetime(derived.pop("assessed_at")).dt.normalize()
+    derived["study_day"] = (assessed - day0).dt.days.astype("int64")
+    return DailyReconciliationInputs(reported, derived)
 
 
 def training_frames(session: Session, codes: Sequence[str]) -> dict[str, pd.DataFrame]:

@@ -118,7 +118,8 @@ DEFECTS = {
         4,
         None,
         "duplicate",
-        "duplicate administration (same subject, drug and start) of row 1",
+        "duplicate administration of row 1: same subject, drug tocilizumab and started_at "
+        "2024-03-16T15:00",
     ),
     "unknown subject in a child file": Defect(
         "adverse_events.csv",

@@ -9,8 +9,15 @@ import pytest
 
 from etl import load
 from pv_monitor.cli import upgrade_store
-from pv_monitor.grading.reconcile import agreement_table, reconcile
-from pv_monitor.pipeline import reconciliation, run_pipeline
+from pv_monitor.grading.reconcile import (
+    DAILY_COLUMNS,
+    agreement_table,
+    grades_agree,
+    reconcile,
+    reconcile_daily,
+    reported_peaks,
+)
+from pv_monitor.pipeline import daily_reconciliation, reconciliation, run_pipeline
 
 NA = None
 
@@ -141,3 +148,143 @@ def test_a_reported_grade_5_agrees_with_a_derived_4() -> None:
     assert _statuses(reconcile(reported, derived, _gradable("A"))) == [
         ("A", "astct_2019", 5, 4, "agree")
     ]
+
+
+# ---- daily reported grades ------------------------------------------------------------------
+
+
+def _daily(*rows: tuple[object, ...]) -> pd.DataFrame:
+    return pd.DataFrame(
+        rows, columns=["subject", "syndrome", "study_day", "scale", "reported_grade"]
+    )
+
+
+def _derived_days(*rows: tuple[object, ...]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["subject", "syndrome", "study_day", "derived_grade"])
+
+
+def test_half_grades_agree_with_either_neighbour() -> None:
+    reported = pd.Series([0.5, 0.5, 1.5, 1.5, 1.5, 2.0, 2.0, 4.5, 5.0, 3.0])
+    derived = pd.Series([0, 1, 1, 2, 3, 2, 1, 4, 4, None], dtype="Int64")
+    assert grades_agree(reported, derived).tolist() == [
+        True, True, True, True, False, True, False, True, True, False
+    ]  # fmt: skip
+
+
+def test_daily_grades_are_compared_day_by_day() -> None:
+    reported = _daily(
+        ("A", "icans", 1, "astct_2019", 0.0),
+        ("A", "icans", 2, "astct_2019", 1.5),
+        ("A", "icans", 2, "astct_2019", 1.0),  # a second grade that day: the day's highest
+        ("A", "icans", 3, "astct_2019", 1.0),
+        ("A", "icans", 4, "cartox", 2.0),
+        ("A", "icans", 5, "astct_2019", 2.0),
+    )
+    derived = _derived_days(
+        ("A", "icans", 1, 0), ("A", "icans", 2, 2), ("A", "icans", 3, 2), ("A", "icans", 4, 2),
+        ("A", "icans", 5, None), ("A", "icans", 6, 1), ("A", "icans", 7, 0),
+        ("B", "icans", 6, 3),  # B has no daily reports: its days are not listed
+    )  # fmt: skip
+    table = reconcile_daily(reported, derived)
+    rows = table.astype(object).where(table.notna(), None).to_dict("records")
+    assert [(r["study_day"], r["scale"], r["reported_grade"], r["derived_grade"], r["status"])
+            for r in rows] == [
+        (1, "astct_2019", 0.0, 0, "agree"),
+        (2, "astct_2019", 1.5, 2, "agree"),
+        (3, "astct_2019", 1.0, 2, "discordant"),
+        (4, "cartox", 2.0, 2, "other scale"),
+        (5, "astct_2019", 2.0, None, "not gradable"),
+        (6, None, None, 1, "not reported"),
+    ]  # fmt: skip
+    assert list(table.columns) == list(DAILY_COLUMNS)
+
+
+def test_reported_peak_is_the_highest_day_as_given() -> None:
+    reported = _daily(
+        ("A", "icans", 0, "astct_2019", 0.0),
+        ("A", "icans", 3, "astct_2019", 1.5),
+        ("A", "icans", 4, "astct_2019", 1.5),
+        ("A", "icans", 5, "astct_2019", 1.0),
+        ("B", "icans", 0, "astct_2019", 0.0),
+        ("B", "icans", 1, "astct_2019", 0.0),
+    )
+    derived = _derived_days(("A", "icans", 4, 1), ("B", "icans", 1, 1))
+    peaks = reported_peaks(reported, derived).set_index("subject")
+    assert peaks["reported_peak"].to_dict() == {"A": 1.5, "B": 0.0}  # 1.5 stays 1.5, never 0
+    assert peaks["reported_peak_day"].to_dict() == {"A": 3, "B": 0}
+    assert peaks["reported_days"].to_dict() == {"A": 4, "B": 2}
+    assert peaks["status"].to_dict() == {"A": "agree", "B": "discordant"}
+
+
+DAILY_SUBJECTS = (
+    "subject_id,study_id,site_id,sex,age_years,diagnosis,product,infusion_date\n"
+    "S1,ST,1,F,50,LBCL,axicabtagene ciloleucel,2024-01-01\n"
+)
+# ICE 10, 8, 5, 1 on days 1-4 derive ICANS 0, 1, 2, 3; ICE 8 on day 6 derives 1 (not reported)
+DAILY_OBSERVATIONS = (
+    "subject_id,observed_at,code,value,unit\n"
+    "S1,2024-01-02T08:00,ICE,10,points\n"
+    "S1,2024-01-03T08:00,ICE,8,points\n"
+    "S1,2024-01-04T08:00,ICE,5,points\n"
+    "S1,2024-01-05T08:00,ICE,1,points\n"
+    "S1,2024-01-07T08:00,ICE,8,points\n"
+    "S1,2024-01-02,ICANS_GRADE,0,astct_2019\n"
+    "S1,2024-01-03,ICANS_GRADE,1.5,astct_2019\n"
+    "S1,2024-01-04,ICANS_GRADE,1,astct_2019\n"
+    "S1,2024-01-05,ICANS_GRADE,2.5,astct_2019\n"
+    "S1,2024-01-06,ICANS_GRADE,1,astct_2019\n"
+)
+
+
+def test_reported_daily_grades_sit_beside_the_derived_ones(tmp_path: Path, store_url: str) -> None:
+    """Through the store and the pipeline: reported daily ICANS grades stay as loaded, the
+    derived grades come from the ICE scores alone, and reconcile compares them per day."""
+    upgrade_store(store_url, actor="test")
+    folder = tmp_path / "export"
+    folder.mkdir()
+    (folder / "subjects.csv").write_text(DAILY_SUBJECTS, encoding="utf-8")
+    (folder / "observations.csv").write_text(DAILY_OBSERVATIONS, encoding="utf-8")
+    report = load([folder], "tidy", database_url=store_url, actor="test")
+    assert report.status == "committed", report.rejections.to_dict("records")
+    run_pipeline(store_url, actor="test")
+    days, peaks = daily_reconciliation(store_url)
+    icans = days[days["syndrome"] == "icans"]
+    assert [(d, g, s) for d, g, s in zip(icans["study_day"], icans["derived_grade"].astype(
+        object).where(icans["derived_grade"].notna(), None), icans["status"], strict=True)] == [
+        (1, 0, "agree"),
+        (2, 1, "agree"),  # reported 1.5
+        (3, 2, "discordant"),  # reported 1
+        (4, 3, "agree"),  # reported 2.5
+        (5, None, "not gradable"),  # reported 1, no ICE that day
+        (6, 1, "not reported"),
+    ]  # fmt: skip
+    assert icans["reported_grade"].tolist()[:5] == [0.0, 1.5, 1.0, 2.5, 1.0]
+    peak = peaks.set_index("syndrome").loc["icans"]
+    assert (peak["reported_peak"], peak["derived_peak"], peak["status"]) == (2.5, 3, "agree")
+    # the reported grades are not derived grades: the episode reconciliation (adverse events)
+    # has nothing reported, and the derived episode comes from the ICE scores only
+    table, _ = reconciliation(store_url)
+    assert set(table.loc[table["syndrome"] == "icans", "status"]) == {"not reported"}
+    assert table.loc[table["syndrome"] == "icans", "derived_grade"].max() == 3
+
+
+def test_reconcile_command_prints_and_writes_the_daily_comparison(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from pv_monitor.cli import app
+
+    url = f"sqlite:///{tmp_path / 'pv.db'}"
+    upgrade_store(url, actor="test")
+    folder = tmp_path / "export"
+    folder.mkdir()
+    (folder / "subjects.csv").write_text(DAILY_SUBJECTS, encoding="utf-8")
+    (folder / "observations.csv").write_text(DAILY_OBSERVATIONS, encoding="utf-8")
+    assert load([folder], "tidy", database_url=url, actor="test").status == "committed"
+    run_pipeline(url, actor="test")
+    out = tmp_path / "days.csv"
+    result = CliRunner().invoke(app, ["--database-url", url, "reconcile", "--daily-out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "1 discordant subject-days" in result.output
+    assert "2.5: 1" in result.output  # the reported ICANS peak, as given
+    written = pd.read_csv(out)
+    assert list(written.columns) == list(DAILY_COLUMNS) and len(written) == 6
