@@ -30,7 +30,7 @@ from etl.contracts import Kind, validate
 from etl.normalise import impute, parse_dates
 from etl.prepare import PREPARERS, Prepared, prepare_subjects, subject_context
 from etl.sources import USED, Chunk, FileUse, Source
-from etl.sources.faers import FaersExport, read_faers
+from etl.sources.faers import FaersExport, open_faers, read_quarters
 from etl.sources.files import SourceFile
 from pv_monitor.store.engine import create_store_engine, session_factory
 from pv_monitor.store.loading import (
@@ -63,6 +63,12 @@ class FileReport:
     updated: int = 0
     unchanged: int = 0
     rejected: int = 0
+    joined: int = 0
+    """FAERS OUTC/RPSR/THER/INDI rows joined into a stored case or drug."""
+    withheld: int = 0
+    """FAERS rows not loaded because FDA's DELETE list of their quarter names their case."""
+    deleted: int = 0
+    """FAERS DELETE list: case versions it removed from the store."""
 
 
 @dataclass
@@ -398,15 +404,32 @@ def load_faers(
     policy: str = ALL_OR_NOTHING,
     progress: Progress | None = None,
 ) -> LoadReport:
-    """Load FAERS / legacy AERS quarterly files into the spontaneous-report tables."""
-    export = read_faers(paths)
-    display = ", ".join(str(p) for p in paths)
+    """Load FAERS / legacy AERS quarterly files into the spontaneous-report tables.
+
+    The quarters are read and written one after another, oldest first (each quarter's frames
+    are released before the next is read), in one batch. A quarter's DELETE list is applied
+    to the store before its own cases are written (see :func:`write_faers`).
+    """
+    plan = open_faers(paths)
+    notes = list(plan.log.notes)
+
+    def write(run: _Run) -> None:
+        run.reject(rejections.combine(plan.log.problems))
+        for export in read_quarters(plan):
+            notes.extend(export.notes)
+            notes.extend(run.store.call(write_faers, export, run))
+            if progress is not None:
+                for name, rows in export.rows_read.items():
+                    progress(name, rows)
+            del export  # the next quarter is read without this one in memory
+
     return run_batch(
         "faers",
-        display,
-        export.files,
-        lambda run: run.store.call(write_faers, export, run),
-        notes=export.notes,
+        ", ".join(str(p) for p in paths),
+        plan.files,
+        write,
+        notes=notes,
+        uses=plan.log.uses,
         database_url=database_url,
         actor=actor,
         policy=policy,
@@ -478,6 +501,7 @@ def run_batch(
             except _RejectedBatch:
                 for report in run.files.values():  # rolled back: nothing of it was written
                     report.inserted = report.updated = report.unchanged = 0
+                    report.joined = report.deleted = 0
                 with session.begin():
                     batch = begin_batch(session, **manifest, status="rejected")
                     _finish(session, batch, run, "rejected", actor, notes, uses)
@@ -494,16 +518,25 @@ def run_batch(
 # ---- FAERS ------------------------------------------------------------------------------------
 
 
-def write_faers(export: FaersExport, run: _Run) -> None:
-    """Write the cases, drugs and reactions of a FAERS export in one batch, file by file."""
+def write_faers(export: FaersExport, run: _Run) -> list[str]:
+    """Write one quarter of a FAERS export (or a whole one), file by file; notes to add.
+
+    In order: the quarter's rejections and row counts are recorded; its DELETE lists delete
+    every version of the cases they name from the store (rows of earlier quarters of this
+    batch included), audited; then its cases, drugs and reactions are written, and the rows
+    of OUTC, RPSR, THER and INDI are counted as joined into the stored cases and drugs (or
+    rejected with their case).
+    """
+    for source in export.files:  # the report lists the files in reading order
+        run.report(source.name)
     run.reject(export.rejections)
-    for frame in (export.cases, export.drugs, export.reactions):
-        for name, rows in frame.groupby("_file").size().items():
-            run.report(str(name)).rows_read += int(rows)
-    for name in export.rejections["file"].dropna().unique():
-        run.report(str(name))
+    for name, rows in export.rows_read.items():
+        run.report(name).rows_read += rows
+    for name, rows in export.withheld.items():
+        run.report(name).withheld += rows
+    notes = _apply_deletions(export, run)
     if not run.writing:
-        return
+        return notes
     cases = export.cases
     event, _ = impute(parse_dates(cases["event_date_source_value"].fillna("")), "first")
     received, _ = impute(parse_dates(cases["fda_received_date_source_value"].fillna("")), "first")
@@ -515,6 +548,7 @@ def write_faers(export: FaersExport, run: _Run) -> None:
         source_row=cases["_row"],
     )
     _write_per_file(run, "icsr_case", case_rows, cases["_file"])
+    del case_rows, event, received
     ids: dict[str, int] = {}
     for source_name in cases["source"].unique():
         keys = cases.loc[cases["source"] == source_name, "report_key"]
@@ -522,6 +556,54 @@ def write_faers(export: FaersExport, run: _Run) -> None:
         ids.update(run.writer.case_ids(str(source_name), keys))
     _write_faers_children(run, export.drugs, ids, "icsr_drug")
     _write_faers_children(run, export.reactions, ids, "icsr_reaction")
+    _count_folded(run, export.folded, ids)
+    return notes
+
+
+def _apply_deletions(export: FaersExport, run: _Run) -> list[str]:
+    """Apply the quarter's DELETE lists to the store; a note per list."""
+    notes = []
+    for deletion in export.deletions:
+        listed = len(deletion.case_keys)
+        kept_out = f"{len(deletion.in_export)} in {deletion.quarter}'s own files (not loaded)"
+        if not run.writing:
+            notes.append(
+                f"{deletion.file} lists {listed} caseid(s): {kept_out}; not applied to the store, "
+                "because rows were rejected and nothing is written (all-or-nothing)"
+            )
+            continue
+        outcome = run.writer.delete_cases(
+            "faers",
+            deletion.case_keys,
+            reason=f"FDA deleted the case ({deletion.file}); applied by load batch "
+            f"{run.writer.batch.load_batch_id}",
+        )
+        run.report(deletion.file).deleted += outcome.versions
+        neither = set(deletion.case_keys) - outcome.case_keys - set(deletion.in_export)
+        notes.append(
+            f"{deletion.file} lists {listed} caseid(s): {len(outcome.case_keys)} in the store "
+            f"({outcome.versions} version(s), with {outcome.drugs} drug(s) and "
+            f"{outcome.reactions} reaction(s), deleted by this batch and audited), {kept_out}, "
+            f"{len(neither)} in neither"
+        )
+    return notes
+
+
+def _count_folded(run: _Run, folded: pd.DataFrame, ids: dict[str, int]) -> None:
+    """Count the OUTC/RPSR/THER/INDI rows joined into stored rows; reject the others."""
+    stored = folded["report_key"].isin(ids.keys())
+    for name, rows in folded.loc[stored, "_file"].value_counts(sort=False).items():
+        run.report(str(name)).joined += int(rows)
+    orphans = folded[~stored]
+    found = rejections.rejections(
+        "",
+        rows=orphans["_row"],
+        field="report_key",
+        values=orphans["report_key"],
+        rule="case_rejected",
+        reason="its report was rejected in DEMO, so it cannot be loaded",
+    )
+    run.reject(found.assign(file=orphans["_file"].to_numpy()))
 
 
 def _write_faers_children(run: _Run, frame: pd.DataFrame, ids: dict[str, int], table: str) -> None:
@@ -536,7 +618,19 @@ def _write_faers_children(run: _Run, frame: pd.DataFrame, ids: dict[str, int], t
         reason="its report was rejected in DEMO, so it cannot be loaded",
     )
     run.reject(found.assign(file=frame.loc[orphan, "_file"].to_numpy()))
-    rows = frame[~orphan].assign(icsr_case_id=case_id[~orphan].astype(int))
+    if not run.writing:
+        return
+    kept = np.flatnonzero(~orphan.to_numpy())
+    # shaped and written a slice at a time: no full-size copy of a 2-million-row DRUG file
+    for start in range(0, len(kept), FAERS_WRITE_ROWS):
+        part = kept[start : start + FAERS_WRITE_ROWS]
+        rows = frame.iloc[part].assign(icsr_case_id=case_id.iloc[part].astype(int).to_numpy())
+        for name, of_file in rows.groupby("_file", sort=False):
+            _write_part(run, table, str(name), _child_rows(run, of_file, table))
+
+
+def _child_rows(run: _Run, rows: pd.DataFrame, table: str) -> pd.DataFrame:
+    """DRUG or REAC rows of the reader as store rows of ``table``."""
     if table == "icsr_drug":
         start, _ = impute(parse_dates(rows["start_date_source_value"].fillna("")), "first")
         end, _ = impute(parse_dates(rows["end_date_source_value"].fillna("")), "last")
@@ -548,29 +642,36 @@ def _write_faers_children(run: _Run, frame: pd.DataFrame, ids: dict[str, int], t
                 dtype="Int64",
             ),
         ).drop(columns=["product", "start_date_source_value", "end_date_source_value"])
-    files = rows["_file"]
-    rows = rows.drop(columns=["report_key", "quarter", "_file", "_key", "_row"]).assign(
+    return rows.drop(columns=["report_key", "quarter", "_file", "_key", "_row"]).assign(
         source_key=rows["_key"], source_row=rows["_row"]
     )
-    if run.writing:
-        _write_per_file(run, table, rows, files)
+
+
+FAERS_WRITE_ROWS = 100_000
+"""Rows written per call when a FAERS file is written (bounds the encoded rows in memory)."""
 
 
 def _write_per_file(run: _Run, table: str, rows: pd.DataFrame, files: pd.Series) -> None:
     for name in files.unique():
-        outcome = run.writer.write(table, rows[files == name])
-        _Run.count_outcome(run.report(str(name)), outcome)
-        if outcome.duplicate_rows:
-            run.reject(
-                rejections.rejections(
-                    str(name),
-                    rows=pd.Series(outcome.duplicate_rows),
-                    field=None,
-                    values=None,
-                    rule="duplicate",
-                    reason=pd.Series(outcome.duplicate_reasons),
-                )
+        of_file = rows[files == name]
+        for start in range(0, len(of_file), FAERS_WRITE_ROWS):
+            _write_part(run, table, str(name), of_file.iloc[start : start + FAERS_WRITE_ROWS])
+
+
+def _write_part(run: _Run, table: str, name: str, rows: pd.DataFrame) -> None:
+    outcome = run.writer.write(table, rows)
+    _Run.count_outcome(run.report(name), outcome)
+    if outcome.duplicate_rows:
+        run.reject(
+            rejections.rejections(
+                name,
+                rows=pd.Series(outcome.duplicate_rows),
+                field=None,
+                values=None,
+                rule="duplicate",
+                reason=pd.Series(outcome.duplicate_reasons),
             )
+        )
 
 
 def _reject_unused(run: _Run, uses: dict[str, FileUse], source_format: str) -> None:

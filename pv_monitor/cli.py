@@ -271,7 +271,14 @@ def _print_load(report: LoadReport, rejections_csv: Path | None) -> None:
     from rich.table import Table
 
     table = Table(title=f"Load batch {report.batch_id}: {report.status}")
-    for column in ("file", "read", "added", "corrected", "unchanged", "rejected"):
+    # FAERS only: rows joined into cases/drugs, withheld and deleted by FDA's DELETE lists
+    extra = [
+        column
+        for column in ("joined", "withheld", "deleted")
+        if any(getattr(file, column) for file in report.files.values())
+    ]
+    columns = ("file", "read", "added", "corrected", "unchanged", *extra, "rejected")
+    for column in columns:
         table.add_column(column, justify="left" if column == "file" else "right")
     for name, file in report.files.items():
         table.add_row(
@@ -280,6 +287,7 @@ def _print_load(report: LoadReport, rejections_csv: Path | None) -> None:
             f"{file.inserted:,}",
             f"{file.updated:,}",
             f"{file.unchanged:,}",
+            *(f"{getattr(file, c):,}" for c in extra),
             f"{file.rejected:,}",
         )
     if report.files:

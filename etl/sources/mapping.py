@@ -169,6 +169,7 @@ import math
 import re
 import unicodedata
 import zipfile
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -1006,6 +1007,18 @@ def _open_workbook(path: Path) -> Any:
         ) from error
 
 
+def _sheet_rows(sheet: Any, **bounds: Any) -> Iterator[tuple[Any, ...]]:
+    """The sheet's rows (``iter_rows(values_only=True)``); a sheet whose compressed XML is
+    truncated or corrupt is a :class:`FileProblem`, not a crash."""
+    try:
+        yield from sheet.iter_rows(**bounds)
+    except (zipfile.BadZipFile, zlib.error, EOFError, SyntaxError, OSError, KeyError) as error:
+        raise FileProblem(
+            "unreadable_file",
+            f"the workbook is truncated or corrupt: its sheet cannot be read ({error})",
+        ) from error
+
+
 def _worksheet(workbook: Any, wanted: str | None) -> Any:
     names = list(workbook.sheetnames)
     if wanted is None:
@@ -1026,7 +1039,7 @@ def _read_headers(spec: FileSpec, path: Path) -> list[list[str]]:
         try:
             sheet = _worksheet(workbook, spec.sheet)
             rows = []
-            for row in sheet.iter_rows(max_row=spec.header_rows, values_only=True):
+            for row in _sheet_rows(sheet, max_row=spec.header_rows, values_only=True):
                 rows.append([_cell_text(v) for v in row])
         finally:
             workbook.close()
@@ -1098,7 +1111,7 @@ def _read_excel(spec: FileSpec, path: Path, width: int) -> Iterator[pd.DataFrame
             ) from missing
         rows: list[list[str]] = []
         first = 1
-        for row in sheet.iter_rows(min_row=spec.header_rows + 1, values_only=True):
+        for row in _sheet_rows(sheet, min_row=spec.header_rows + 1, values_only=True):
             cells = [_cell_text(v) for v in row[:width]]
             rows.append(cells + [""] * (width - len(cells)))
             if len(rows) >= CHUNK_ROWS:

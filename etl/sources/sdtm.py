@@ -30,8 +30,13 @@ updates exactly the records that changed.
 
 from __future__ import annotations
 
+import csv
+import io
+import struct
+import zlib
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -39,8 +44,15 @@ import pandas as pd
 
 from etl import rejections
 from etl.contracts import CONTRACTS, ROW, Kind
-from etl.sources import Chunk, ReadLog
-from etl.sources.files import CHUNK_ROWS, FileProblem, SourceFile, read_csv_chunks
+from etl.sources import IGNORED, NOT_RECOGNISED, UNREADABLE, USED, Chunk, ReadLog
+from etl.sources.files import (
+    AUTO,
+    CHUNK_ROWS,
+    MISSING_VALUE_LITERALS,
+    FileProblem,
+    SourceFile,
+    read_csv_chunks,
+)
 from pv_monitor.vocabulary import OBSERVATION_CODES, REPORTED_GRADE_CODES, SDTM_TEST_ALIASES
 
 FINDINGS = ("VS", "LB", "QS", "NV", "PC")
@@ -62,6 +74,196 @@ CELL_UNITS = {"CELLS": 1.0, "10^6 CELLS": 1e6, "10^8 CELLS": 1e8, "10^9 CELLS": 
 DIAGNOSIS_QNAMS = ("PRIMDIAG", "DIAGNOSIS", "DIAG")
 SCALE_QNAMS = ("TOXGRSC", "AETOXGRS", "GRDSCALE")
 SUFFIXES = (".xpt", ".csv", ".gz")
+USED_DOMAINS = frozenset((*SMALL, *FINDINGS))
+"""Domains pv-monitor reads; a file of any other domain (TS, SV, MH, ...) is not read at all."""
+SUBJECT_DOMAINS = ("DM", "EX")
+"""Domains that define which subjects a load has: when one cannot be read, nothing else is."""
+USED_QNAMS = {
+    "SUPPDM": DIAGNOSIS_QNAMS,
+    "SUPPAE": SCALE_QNAMS,
+    "SUPPRS": ("AGSTAT",),
+    **{f"SUPP{d}": ("OTHCAUSE",) for d in FINDINGS},
+}
+"""The supplemental qualifiers pv-monitor uses, per SUPP-- dataset (others are noted)."""
+
+
+def required_variables(domain: str) -> tuple[str, ...]:
+    """The variables a file of ``domain`` must have to be read (others are permissible).
+
+    Examples
+    --------
+    >>> required_variables("LB")
+    ('USUBJID', 'LBTESTCD', 'LBSEQ', 'LBDTC')
+    """
+    if domain in FINDINGS:
+        return ("USUBJID", f"{domain}TESTCD", f"{domain}SEQ", f"{domain}DTC")
+    if domain == "SUPPDM":
+        return ("USUBJID", "QNAM", "QVAL")
+    if domain.startswith("SUPP"):
+        return ("USUBJID", "QNAM", "QVAL", "IDVARVAL")
+    return {
+        "DM": ("USUBJID", "STUDYID"),
+        "EX": ("USUBJID", "EXTRT", "EXSTDTC", "EXSEQ"),
+        "AE": ("USUBJID", "AETERM", "AESEQ"),
+        "CM": ("USUBJID", "CMTRT", "CMSEQ"),
+        "DS": ("USUBJID", "DSDECOD", "DSTERM", "DSSTDTC"),
+        "RS": ("USUBJID", "RSTESTCD", "RSORRES", "RSSEQ", "RSDTC"),
+    }.get(domain, ("USUBJID",))
+
+
+# ---- SAS transport (XPORT version 5, SAS TS-140) --------------------------------------------
+
+CARD = 80
+"""XPORT files are sequences of 80-byte records ("cards"); the data are padded with blanks to
+a whole card."""
+_LIBRARY = b"HEADER RECORD*******LIBRARY HEADER RECORD!!!!!!!"
+_MEMBER = b"HEADER RECORD*******MEMBER  HEADER RECORD!!!!!!!"
+_DESCRIPTOR = b"HEADER RECORD*******DSCRPTR HEADER RECORD!!!!!!!"
+_NAMESTR = b"HEADER RECORD*******NAMESTR HEADER RECORD!!!!!!!"
+_OBSERVATIONS = b"HEADER RECORD*******OBS     HEADER RECORD!!!!!!!"
+
+
+@dataclass(frozen=True)
+class XptLayout:
+    """What the headers of a SAS transport file say: its dataset, its variables (name: type,
+    position, length) and where its records start."""
+
+    member: str
+    variables: dict[str, tuple[int, int, int]]
+    record_length: int
+    data_start: int
+
+
+def _not_xpt(what: str) -> FileProblem:
+    return FileProblem("unreadable_file", f"not a readable SAS transport (XPORT) file: {what}")
+
+
+def xpt_layout(path: Path) -> XptLayout:
+    """Read the headers of a SAS transport file (a few hundred bytes, never its records).
+
+    Raises :class:`FileProblem` when they are not those of an XPORT version 5 file.
+    """
+    if path.stat().st_size == 0:
+        raise FileProblem("empty_file", "the file is empty (0 bytes)")
+    with path.open("rb") as handle:
+        head = handle.read(8 * CARD)
+        if not head.startswith(_LIBRARY):
+            version8 = b"LIBV8" in head[:CARD]
+            raise _not_xpt(
+                "it is SAS transport version 8; save it as version 5 (XPORT)"
+                if version8
+                else "its first record is not a library header"
+            )
+        if len(head) < 8 * CARD:
+            raise _not_xpt("it ends inside its headers (truncated)")
+        member, descriptor, names = head[3 * CARD : 4 * CARD], head[4 * CARD :], head[7 * CARD :]
+        if not (
+            member.startswith(_MEMBER)
+            and descriptor.startswith(_DESCRIPTOR)
+            and names.startswith(_NAMESTR)
+        ):
+            raise _not_xpt("its member headers are missing or damaged")
+        try:
+            namestr_length = int(member[75:78])
+            count = int(names[54:58])
+        except ValueError as error:
+            raise _not_xpt("its member header does not give the variables' layout") from error
+        if namestr_length not in (136, 140):
+            raise _not_xpt(f"variable descriptions of {namestr_length} bytes (expected 140)")
+        size = count * namestr_length
+        padded = size + (-size) % CARD
+        described = handle.read(padded)
+        following = handle.read(CARD)
+    if len(described) < padded or not following.startswith(_OBSERVATIONS):
+        raise _not_xpt("it ends inside its variable descriptions, or they are damaged")
+    variables: dict[str, tuple[int, int, int]] = {}
+    for index in range(count):
+        record = described[index * namestr_length : (index + 1) * namestr_length].ljust(140)
+        kind, _, length = struct.unpack(">hhh", record[:6])
+        (position,) = struct.unpack(">l", record[84:88])
+        name = record[8:16].decode("ascii", errors="replace").strip()
+        if kind not in (1, 2) or length < 1 or (kind == 1 and not 2 <= length <= 8):
+            raise _not_xpt(f"variable {name or index + 1} has an impossible type or length")
+        variables[name] = (kind, position, length)
+    record_length = sum(length for _, _, length in variables.values())
+    ends = max((pos + length for _, pos, length in variables.values()), default=0)
+    if ends != record_length:
+        raise _not_xpt(
+            f"its variables' positions end at byte {ends} of a {record_length}-byte record "
+            "(the headers disagree with the record length)"
+        )
+    member_name = head[4 * CARD + CARD + 8 : 4 * CARD + CARD + 16]
+    return XptLayout(
+        member=member_name.decode("ascii", errors="replace").strip().upper(),
+        variables=variables,
+        record_length=record_length,
+        data_start=8 * CARD + padded + CARD,
+    )
+
+
+def check_xpt_records(path: Path, layout: XptLayout) -> int:
+    """The number of records, after checking that the data are whole records of the declared
+    length followed only by the blank padding of the last card (SAS TS-140); reads only the
+    file's last bytes. Raises :class:`FileProblem` for a file cut mid-record, or with bytes
+    added at its end.
+
+    XPORT v5 carries no record count, so a file cut exactly at a record boundary that is also
+    a card boundary cannot be told from a complete one.
+    """
+    data = path.stat().st_size - layout.data_start
+    if layout.record_length == 0 or data == 0:
+        return 0
+    if data % CARD:
+        raise FileProblem(
+            "unreadable_file",
+            f"its data are not a whole number of {CARD}-byte records ({data % CARD} byte(s) "
+            "over): the file is truncated, or bytes were added at its end",
+        )
+    rows, rest = divmod(data, layout.record_length)
+    if rest:
+        with path.open("rb") as handle:
+            handle.seek(-rest, 2)
+            tail = handle.read(rest)
+        if rest >= CARD or tail.strip(b" "):
+            raise FileProblem(
+                "unreadable_file",
+                f"its last record is incomplete: {rest} byte(s) of a {layout.record_length}-byte "
+                f"record follow record {rows:,} (the file is cut mid-record, or bytes were added "
+                "at its end)",
+            )
+    return rows
+
+
+def _first_record(path: Path, layout: XptLayout) -> dict[str, str]:
+    """The character values of the first record (for the domain), without reading the rest."""
+    with path.open("rb") as handle:
+        handle.seek(layout.data_start)
+        record = handle.read(layout.record_length)
+    if len(record) < layout.record_length:
+        return {}
+    return {
+        name: record[pos : pos + length].decode("cp1252", errors="replace").strip()
+        for name, (kind, pos, length) in layout.variables.items()
+        if kind == 2
+    }
+
+
+def _csv_first_record(path: Path) -> dict[str, str]:
+    """The header and first row of an SDTM CSV (``.gz``: gzip), from its first 64 KB at most."""
+    with path.open("rb") as handle:
+        head = handle.read(1 << 16)
+    if path.suffix.lower() == ".gz":
+        try:
+            head = zlib.decompressobj(wbits=31).decompress(head, 1 << 18)
+        except zlib.error as error:
+            raise FileProblem(
+                "unreadable_file", f"the file is not a readable gzip file ({error})"
+            ) from error
+    text = head.decode("utf-8", errors="replace").removeprefix("\ufeff")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header, first = next(reader, []), next(reader, [])
+    return dict(zip(header, first, strict=False))
+
 
 _TEST_CODES = {
     (spec.sdtm.domain, spec.sdtm.testcd): code for code, spec in OBSERVATION_CODES.items()
@@ -86,37 +288,93 @@ def _text_columns(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, index=frame.index)
 
 
-def _read(path: Path, log: ReadLog) -> Iterator[pd.DataFrame]:
-    """Text chunks of one SDTM file with ``_row``."""
-    if path.suffix.lower() != ".xpt":
-        yield from read_csv_chunks(path)
-        return
-    if path.stat().st_size == 0:
-        raise FileProblem("empty_file", "the file is empty (0 bytes)")
-    for encoding in ("utf-8", "cp1252"):
-        try:
-            frames = []
-            next_row = 1
-            # closed on every path (a decoding error leaves it open otherwise: ResourceWarning)
-            with pd.read_sas(
-                path, format="xport", encoding=encoding, chunksize=CHUNK_ROWS
-            ) as reader:
-                for frame in reader:
-                    text = _text_columns(frame)
-                    text[ROW] = range(next_row, next_row + len(text))
-                    next_row += len(text)
-                    frames.append(text)
-        except UnicodeDecodeError:
+def _decoded(frame: pd.DataFrame, name: str, log: ReadLog, state: list[str]) -> pd.DataFrame:
+    """XPT character columns (bytes) as text: UTF-8, else Windows-1252 (``state`` holds the
+    file's encoding once a chunk needed the fallback)."""
+    for column in frame.columns:
+        values = frame[column]
+        if values.dtype != object:
             continue
-        except (ValueError, OSError) as error:
-            raise FileProblem(
-                "unreadable_file", f"not a readable SAS transport file ({error})"
-            ) from error
-        if encoding != "utf-8":
-            log.notes.append(f"{path.name}: not UTF-8; read as Windows-1252 (cp1252)")
-        yield from frames
-        return
-    raise FileProblem("encoding", "the file is neither UTF-8 nor Windows-1252 text")
+        try:
+            frame[column] = values.str.decode(state[0])
+        except UnicodeDecodeError:
+            if state[0] == "cp1252":
+                raise FileProblem(
+                    "encoding", "the file is neither UTF-8 nor Windows-1252 text"
+                ) from None
+            state[0] = "cp1252"
+            _note(log, f"{name}: not UTF-8; read as Windows-1252 (cp1252), the fallback")
+            try:
+                frame[column] = values.str.decode("cp1252")
+            except UnicodeDecodeError:
+                raise FileProblem(
+                    "encoding", "the file is neither UTF-8 nor Windows-1252 text"
+                ) from None
+    return frame
+
+
+def _note(log: ReadLog, text: str) -> None:
+    if text not in log.notes:
+        log.notes.append(text)
+
+
+def _read(file: SourceFile, log: ReadLog, domain: str | None = None) -> Iterator[pd.DataFrame]:
+    """Text chunks of one SDTM file with ``_row``; its structure is checked before the first
+    chunk, and the variables ``domain`` needs with the first."""
+    path = file.path
+    if path.suffix.lower() != ".xpt":
+        frames = read_csv_chunks(
+            path,
+            encoding=AUTO,
+            missing_values=MISSING_VALUE_LITERALS["sdtm"],
+            notes=log.notes,
+            name=file.name,
+        )
+    else:
+        frames = _read_xpt(file, log)
+    for number, frame in enumerate(frames):
+        if number == 0 and domain is not None:
+            missing = [v for v in required_variables(domain) if v not in frame.columns]
+            if missing:
+                raise FileProblem(
+                    "columns",
+                    f"the SDTM variable(s) {', '.join(missing)} that domain {domain} needs are "
+                    "missing",
+                )
+        yield frame
+
+
+def _read_xpt(file: SourceFile, log: ReadLog) -> Iterator[pd.DataFrame]:
+    layout = xpt_layout(file.path)
+    check_xpt_records(file.path, layout)
+    state = ["utf-8"]
+    try:
+        reader = pd.read_sas(file.path, format="xport", encoding=None, chunksize=CHUNK_ROWS)
+    except (ValueError, OSError, TypeError, KeyError, struct.error) as error:
+        raise _not_xpt(str(error)) from error
+    next_row = 1
+    with reader:
+        while True:
+            try:
+                frame = reader.read(CHUNK_ROWS)
+            except StopIteration:
+                frame = None
+            except (ValueError, OSError, TypeError, struct.error) as error:
+                raise _not_xpt(str(error)) from error
+            if frame is None or not len(frame):
+                if next_row == 1:
+                    yield _empty(list(layout.variables))
+                break
+            text = _text_columns(_decoded(frame, file.name, log, state))
+            text[ROW] = range(next_row, next_row + len(text))
+            next_row += len(text)
+            yield text
+
+
+def _empty(names: list[str]) -> pd.DataFrame:
+    frame = pd.DataFrame({name: pd.Series(dtype=object) for name in names})
+    frame[ROW] = pd.Series(dtype="int64")
+    return frame
 
 
 class SdtmSource:
@@ -131,75 +389,163 @@ class SdtmSource:
         several = len(paths) > 1  # name files by folder too, so that names stay unique
         for path in paths:
             if path.is_dir():
-                files += [
-                    (child, path.parent if several else path)
-                    for child in sorted(path.iterdir())
-                    if child.suffix.lower() in SUFFIXES and child.is_file()
-                ]
-            else:
+                children = sorted(path.iterdir())
+                root = path.parent if several else path
+                if not children:
+                    self.log.account(str(path), NOT_RECOGNISED, "the folder holds no file")
+                for child in children:
+                    if _is_sdtm_file(child):
+                        files.append((child, root))
+                    else:
+                        self.log.account(
+                            str(child.relative_to(root)),
+                            NOT_RECOGNISED,
+                            "a folder: folders inside the one given are not read"
+                            if child.is_dir()
+                            else "not an SDTM dataset (.xpt, .csv or .csv.gz)",
+                        )
+            elif _is_sdtm_file(path):
                 files.append((path, None))
+            else:
+                self.log.account(
+                    path.name, NOT_RECOGNISED, "not an SDTM dataset (.xpt, .csv or .csv.gz)"
+                )
         self.files = [SourceFile.of(path, root=root) for path, root in files]
         self._domains: dict[str, list[SourceFile]] = {}
+        self._domain: dict[str, str] = {}
+        self._broken: set[str] = set()
+        """Domains with a file that could not be read."""
         for file in self.files:
             domain = self._domain_of(file)
             if domain is not None:
                 self._domains.setdefault(domain, []).append(file)
+                self._domain[file.name] = domain
+        for domain, domain_files in self._domains.items():
+            if domain not in USED_DOMAINS:
+                for file in domain_files:
+                    self.log.account(
+                        file.name, IGNORED, f"domain {domain} is not used by pv-monitor"
+                    )
         self._small: dict[str, pd.DataFrame] = {}
 
     def _domain_of(self, file: SourceFile) -> str | None:
-        try:
-            first = next(_read(file.path, self.log), None)
-        except FileProblem as problem:
-            self.log.problems.append(
-                rejections.file_rejection(file.name, problem.rule, problem.reason)
-            )
-            return None
-        if first is None:
-            return None
-        if "RDOMAIN" in first and len(first):
-            return "SUPP" + str(first["RDOMAIN"].iloc[0]).upper()
-        if "DOMAIN" in first and len(first):
-            return str(first["DOMAIN"].iloc[0]).upper()
+        """The file's domain, from its first record (DOMAIN, or RDOMAIN for SUPP--), else the
+        XPT dataset name, else the file name; nothing but the header and first record is read.
+
+        A file whose header cannot be read is rejected, unless its name is that of a domain
+        pv-monitor does not use (it is then ignored unread)."""
         stem = Path(file.name).name.split(".")[0].upper()
-        self.log.notes.append(f"{file.name}: no DOMAIN column; read as domain {stem}")
-        return stem
+        try:
+            if file.path.suffix.lower() == ".xpt":
+                layout = xpt_layout(file.path)
+                first = _first_record(file.path, layout)
+                fallback = layout.member or stem
+            else:
+                if file.size == 0:
+                    raise FileProblem("empty_file", "the file is empty (0 bytes)")
+                first = _csv_first_record(file.path)
+                fallback = stem
+        except (FileProblem, OSError) as error:
+            named = [d for d in USED_DOMAINS if stem.startswith(d)]
+            if not named:
+                return stem  # an unused domain: ignored, never read
+            problem = error if isinstance(error, FileProblem) else _not_xpt(str(error))
+            self._reject(file, problem)
+            self._broken.add(max(named, key=len))
+            return None
+        for variable, prefix in (("RDOMAIN", "SUPP"), ("DOMAIN", "")):
+            value = first.get(variable, "").strip().upper()
+            if value and value not in MISSING_VALUE_LITERALS["sdtm"]:
+                return prefix + value
+        if "DOMAIN" not in first and "RDOMAIN" not in first:
+            self.log.notes.append(f"{file.name}: no DOMAIN column; read as domain {fallback}")
+        return fallback
+
+    def _reject(self, file: SourceFile, problem: FileProblem) -> None:
+        if self._unreadable(file):
+            return
+        self.log.problems.append(rejections.file_rejection(file.name, problem.rule, problem.reason))
+        self.log.account(file.name, UNREADABLE, problem.reason)
+        domain = self._domain.get(file.name)
+        if domain is not None:
+            self._broken.add(domain)
 
     # ---- reading ------------------------------------------------------------------------
 
     def _whole(self, domain: str) -> pd.DataFrame:
-        """Every row of a small domain, with ``_file`` naming each row's file."""
+        """Every row of a small domain, with ``_file`` naming each row's file (a file that
+        cannot be read whole adds no row)."""
         if domain not in self._small:
             frames = []
             for file in self._domains.get(domain, []):
                 try:
-                    for chunk in _read(file.path, self.log):
-                        frames.append(chunk.assign(_file=file.name))
+                    mine = [
+                        chunk.assign(_file=file.name) for chunk in _read(file, self.log, domain)
+                    ]
                 except FileProblem as problem:
-                    self.log.problems.append(
-                        rejections.file_rejection(file.name, problem.rule, problem.reason)
-                    )
+                    self._reject(file, problem)
+                    continue
+                frames += mine
+                self.log.account(file.name, USED)
             self._small[domain] = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
         return self._small[domain]
 
+    def _unreadable(self, file: SourceFile) -> bool:
+        found = self.log.uses.get(file.name)
+        return found is not None and found.use == UNREADABLE
+
     def _stream(self, domain: str) -> Iterator[tuple[SourceFile, pd.DataFrame]]:
         for file in self._domains.get(domain, []):
+            if self._unreadable(file):
+                continue  # refused once already (VS is read for weights, then for findings)
             try:
-                for chunk in _read(file.path, self.log):
+                for chunk in _read(file, self.log, domain):
                     yield file, chunk
             except FileProblem as problem:
-                self.log.problems.append(
-                    rejections.file_rejection(file.name, problem.rule, problem.reason)
+                self._reject(file, problem)
+                continue
+            self.log.account(file.name, USED)
+
+    def _left_out_qnams(self, domain: str, supp: pd.DataFrame) -> None:
+        """Note the supplemental qualifiers pv-monitor does not use; a SUPP-- file none of whose
+        QNAMs is used is accounted as ignored."""
+        if not len(supp):
+            return
+        used = USED_QNAMS.get(domain, ())
+        qnams = supp["QNAM"].str.upper()
+        left = sorted(set(qnams) - set(used))
+        names = ", ".join(dict.fromkeys(supp["_file"]))
+        if left and qnams.isin(used).any():
+            _note(
+                self.log,
+                f"{names}: QNAM(s) {', '.join(left)} of {domain} were left out "
+                f"(pv-monitor uses {', '.join(used)})",
+            )
+        elif left:
+            for name in dict.fromkeys(supp["_file"]):
+                self.log.account(
+                    str(name),
+                    IGNORED,
+                    f"none of its QNAMs ({', '.join(left)}) is used by pv-monitor "
+                    f"(it uses {', '.join(used)})",
                 )
 
     # ---- chunks ---------------------------------------------------------------------------
 
     def chunks(self) -> Iterator[Chunk]:
         """Subjects (DM and what completes it), then findings, responses, drugs, AEs."""
-        unused = sorted(set(self._domains) - set(SMALL) - set(FINDINGS))
+        unused = sorted(set(self._domains) - USED_DOMAINS)
         for domain in unused:
             names = ", ".join(f.name for f in self._domains[domain])
             self.log.notes.append(f"{names}: domain {domain} is not used by pv-monitor")
         subjects, dosed = self._subjects()
+        broken = [d for d in SUBJECT_DOMAINS if d in self._broken]
+        if broken:
+            self._not_read(
+                f"domain {' and '.join(broken)} could not be read, so the subjects "
+                "of this load are unknown and no other file was read"
+            )
+            return
         if subjects is not None:
             yield subjects
         for domain in FINDINGS:
@@ -211,14 +557,23 @@ class SdtmSource:
         yield from self._responses(dosed)
         yield from self._medications(dosed)
         yield from self._adverse_events(dosed)
+        self._not_read("nothing it qualifies or completes was loaded")
+
+    def _not_read(self, why: str) -> None:
+        """Account the files not read by now as ignored, saying why."""
+        for file in self.files:
+            if file.name not in self.log.uses:
+                self.log.account(file.name, IGNORED, f"not read: {why}")
 
     def _subjects(self) -> tuple[Chunk | None, set[str]]:
         dm = self._whole("DM")
+        ex = self._whole("EX")
+        if any(d in self._broken for d in SUBJECT_DOMAINS):
+            return None, set()
         if not len(dm):
             if self._domains:
                 self.log.notes.append("no DM domain: records refer to subjects already loaded")
             return None, set()
-        ex = self._whole("EX")
         infusion = self._infusions(ex)
         dosed = set(infusion.index)
         never = dm[~dm["USUBJID"].isin(dosed)]
@@ -286,6 +641,7 @@ class SdtmSource:
 
     def _supp_value(self, domain: str, qnams: Sequence[str]) -> pd.Series:
         supp = self._whole(domain)
+        self._left_out_qnams(domain, supp)
         if not len(supp):
             return pd.Series(dtype=object)
         rows = supp[supp["QNAM"].str.upper().isin(qnams)]
@@ -328,6 +684,7 @@ class SdtmSource:
     def _supplement(self, domain: str) -> pd.Series:
         """SUPP-- OTHCAUSE = Y per (subject, sequence)."""
         supp = self._whole(f"SUPP{domain}")
+        self._left_out_qnams(f"SUPP{domain}", supp)
         if not len(supp):
             return pd.Series(dtype=bool)
         flagged = supp[(supp["QNAM"].str.upper() == "OTHCAUSE") & (supp["QVAL"].str.upper() == "Y")]
@@ -444,6 +801,7 @@ class SdtmSource:
             }
         )
         supp = self._whole("SUPPRS")
+        self._left_out_qnams("SUPPRS", supp)
         antigen = pd.DataFrame(columns=responses.columns)
         if len(supp):
             status = supp[supp["QNAM"].str.upper() == "AGSTAT"]
@@ -551,6 +909,7 @@ class SdtmSource:
             return
         rows = ae[ae["USUBJID"].isin(dosed) | (not dosed)]
         supp = self._whole("SUPPAE")
+        self._left_out_qnams("SUPPAE", supp)
         scale = pd.Series("", index=rows.index)
         sequence = _sequence_text(rows["AESEQ"])
         if len(supp):
@@ -580,6 +939,11 @@ class SdtmSource:
             }
         )
         yield Chunk(Kind.ADVERSE_EVENTS, str(rows["_file"].iloc[0]), frame)
+
+
+def _is_sdtm_file(path: Path) -> bool:
+    name = path.name.lower()
+    return path.is_file() and (name.endswith((".xpt", ".csv", ".csv.gz")))
 
 
 def _lookup(keys: pd.Series, table: pd.Series) -> pd.Series:

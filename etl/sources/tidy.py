@@ -17,8 +17,16 @@ import pyarrow.parquet as pq
 
 from etl import rejections
 from etl.contracts import Kind, MissingColumns, check_columns
-from etl.sources import Chunk, ExportError, ReadLog
-from etl.sources.files import CHUNK_ROWS, ROW, FileProblem, SourceFile, read_csv_chunks
+from etl.sources import NOT_RECOGNISED, UNREADABLE, USED, Chunk, ExportError, ReadLog
+from etl.sources.files import (
+    AUTO,
+    CHUNK_ROWS,
+    MISSING_VALUE_LITERALS,
+    ROW,
+    FileProblem,
+    SourceFile,
+    read_csv_chunks,
+)
 
 SUFFIXES = (".csv", ".parquet")
 
@@ -42,12 +50,24 @@ class TidySource:
         several = len(paths) > 1  # name files by folder too, so that names stay unique
         for path in paths:
             if path.is_dir():
-                for child in sorted(path.iterdir()):
-                    kind = _kind_of(child)
+                root = path.parent if several else path
+                children = sorted(path.iterdir())
+                if not children:
+                    self.log.account(str(path), NOT_RECOGNISED, "the folder holds no file")
+                for child in children:
+                    kind = _kind_of(child) if child.is_file() else None
                     if kind is None:
                         self.log.notes.append(f"{child.name}: not a tidy format v1 file, ignored")
+                        self.log.account(
+                            str(child.relative_to(root)),
+                            NOT_RECOGNISED,
+                            "a folder: folders inside the one given are not read"
+                            if child.is_dir()
+                            else "not a tidy format v1 file (subjects, observations, "
+                            "medications or adverse_events, as .csv or .parquet)",
+                        )
                     else:
-                        found.append((kind, child, path.parent if several else path))
+                        found.append((kind, child, root))
             else:
                 kind = _kind_of(path)
                 if kind is None:
@@ -65,7 +85,7 @@ class TidySource:
         """Chunks in file order: subjects, observations, medications, adverse events."""
         for kind, file in self._files:
             try:
-                for number, frame in enumerate(_read(file.path)):
+                for number, frame in enumerate(_read(file, self.log)):
                     if number == 0:
                         check_columns(frame, kind)
                     yield Chunk(kind, file.name, frame)
@@ -73,28 +93,73 @@ class TidySource:
                 self.log.problems.append(
                     rejections.file_rejection(file.name, problem.rule, problem.reason)
                 )
+                self.log.account(file.name, UNREADABLE, problem.reason)
             except MissingColumns as problem:
                 self.log.problems.append(
                     rejections.file_rejection(file.name, "columns", str(problem))
                 )
+                self.log.account(file.name, UNREADABLE, str(problem))
+            else:
+                self.log.account(file.name, USED)
 
 
-def _read(path: Path) -> Iterator[pd.DataFrame]:
+def _read(file: SourceFile, log: ReadLog) -> Iterator[pd.DataFrame]:
+    path = file.path
     if path.suffix.lower() == ".csv":
-        yield from read_csv_chunks(path)
+        yield from read_csv_chunks(
+            path,
+            encoding=AUTO,
+            missing_values=MISSING_VALUE_LITERALS["tidy"],
+            notes=log.notes,
+            name=file.name,
+        )
         return
     if path.stat().st_size == 0:
         raise FileProblem("empty_file", "the file is empty (0 bytes)")
     try:
         parquet = pq.ParquetFile(path)
-    except (pa.ArrowInvalid, OSError) as error:
+    except (pa.ArrowException, OSError) as error:
         raise FileProblem(
             "unreadable_file", f"the file is not a readable Parquet file ({error})"
         ) from error
+    for column in parquet.schema_arrow:
+        if pa.types.is_nested(column.type):
+            raise FileProblem(
+                "unreadable_file",
+                f"column {column.name} holds lists or records ({column.type}); tidy format v1 "
+                "columns hold one plain value per cell",
+            )
     next_row = 1
-    for batch in parquet.iter_batches(batch_size=CHUNK_ROWS):
-        text = pa.table({name: batch.column(name).cast(pa.string()) for name in batch.schema.names})
+    batches = parquet.iter_batches(batch_size=CHUNK_ROWS)
+    while True:
+        try:
+            batch = next(batches, None)
+            if batch is None:
+                break
+            text = pa.table({n: _as_text(batch.column(n), n) for n in batch.schema.names})
+        except (pa.ArrowException, OSError) as error:
+            raise FileProblem(
+                "unreadable_file", f"the Parquet file is corrupt or truncated ({error})"
+            ) from error
         frame = text.to_pandas().fillna("")
         frame[ROW] = range(next_row, next_row + len(frame))
         next_row += len(frame)
         yield frame
+    if next_row == 1:
+        yield _header_only(parquet.schema_arrow.names)
+
+
+def _as_text(column: pa.Array, name: str) -> pa.Array:
+    try:
+        return column.cast(pa.string())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
+        raise FileProblem(
+            "unreadable_file",
+            f"column {name} ({column.type}) cannot be read as text ({error})",
+        ) from error
+
+
+def _header_only(names: list[str]) -> pd.DataFrame:
+    frame = pd.DataFrame({name: pd.Series(dtype=object) for name in names})
+    frame[ROW] = pd.Series(dtype="int64")
+    return frame

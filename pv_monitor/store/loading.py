@@ -13,7 +13,10 @@ natural key for the others, see :data:`IDENTITIES`):
 * a row whose identity was already written by this batch is a duplicate within the load and is
   reported back (the caller rejects it).
 
-Loads never delete rows: a row missing from a later file stays in the store.
+Loads never delete rows because a later file lacks them: a row missing from a later file stays
+in the store. The one deletion is FDA's: :meth:`BatchWriter.delete_cases` removes every version of
+the spontaneous-report cases a quarterly DELETE list names, each row deleted written to the audit
+trail with the values it held.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
+    delete,
     exists,
     func,
     insert,
@@ -51,7 +55,13 @@ from sqlalchemy.orm import Session
 import pv_monitor.store.models  # noqa: F401  (registers every table)
 from pv_monitor import __version__
 from pv_monitor.reference import find_product
-from pv_monitor.store.audit import Change, audited_insert, record_change, record_changes
+from pv_monitor.store.audit import (
+    Change,
+    audited_insert,
+    json_ready,
+    record_change,
+    record_changes,
+)
 from pv_monitor.store.base import Base
 from pv_monitor.store.models import LoadBatch, LoadRejection, Product, Site, Study
 from pv_monitor.store.seed import approved_product_values
@@ -99,6 +109,17 @@ class WriteOutcome:
         self.unchanged += other.unchanged
         self.duplicate_rows += other.duplicate_rows
         self.duplicate_reasons += other.duplicate_reasons
+
+
+@dataclass
+class DeleteOutcome:
+    """What :meth:`BatchWriter.delete_cases` removed."""
+
+    case_keys: set[str] = field(default_factory=set)
+    """The case keys asked for that were in the store."""
+    versions: int = 0
+    drugs: int = 0
+    reactions: int = 0
 
 
 def previous_identical_batch(session: Session, sha256: str, source_format: str) -> LoadBatch | None:
@@ -495,6 +516,58 @@ class BatchWriter:
     def case_ids(self, source: str, report_keys: Iterable[str]) -> dict[str, int]:
         """Surrogate ids of spontaneous report versions by report key."""
         return self._ids("icsr_case", "source", source, "report_key", report_keys)
+
+    def delete_cases(self, source: str, case_keys: Iterable[str], *, reason: str) -> DeleteOutcome:
+        """Delete every version of the cases ``case_keys`` of ``source``, with their drugs and
+        reactions, in the batch's transaction.
+
+        Each deleted row gets an audit entry (action ``delete``, its values as the old value,
+        ``reason``), so that what FDA's DELETE list removed can be read back from the trail.
+        """
+        case = Base.metadata.tables["icsr_case"]
+        children = (Base.metadata.tables["icsr_drug"], Base.metadata.tables["icsr_reaction"])
+        outcome = DeleteOutcome()
+        keys = sorted(set(case_keys))
+        for start in range(0, len(keys), 5000):
+            part = keys[start : start + 5000]
+            query = select(case).where(case.c.source == source, case.c.case_key.in_(part))
+            rows = self.session.execute(query).mappings().all()
+            if not rows:
+                continue
+            ids = [row["icsr_case_id"] for row in rows]
+            changes: list[Change] = []
+            for table in children:
+                pk = next(iter(table.primary_key.columns)).name
+                found = self.session.execute(
+                    select(table).where(table.c.icsr_case_id.in_(ids)).order_by(table.c[pk])
+                )
+                deleted = found.mappings().all()
+                changes += [
+                    Change(
+                        "delete", table.name, str(row[pk]), old=json_ready(dict(row)), reason=reason
+                    )
+                    for row in deleted
+                ]
+                self.session.execute(delete(table).where(table.c.icsr_case_id.in_(ids)))
+                if table.name == "icsr_drug":
+                    outcome.drugs += len(deleted)
+                else:
+                    outcome.reactions += len(deleted)
+            changes += [
+                Change(
+                    "delete",
+                    "icsr_case",
+                    str(row["icsr_case_id"]),
+                    old=json_ready(dict(row)),
+                    reason=reason,
+                )
+                for row in rows
+            ]
+            self.session.execute(delete(case).where(case.c.icsr_case_id.in_(ids)))
+            record_changes(self.session, changes, actor=self.actor)
+            outcome.versions += len(rows)
+            outcome.case_keys.update(str(row["case_key"]) for row in rows)
+        return outcome
 
     def refresh_latest_versions(self, source: str, case_keys: Iterable[str]) -> None:
         """Mark, for each case, its latest version in the whole store (FAERS: highest

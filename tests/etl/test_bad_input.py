@@ -129,15 +129,15 @@ DEFECTS = {
         "unknown_subject",
         "subject S-999 is not in subjects.csv or already in the store",
     ),
-    "non-UTF-8 bytes": Defect(
+    "neither UTF-8 nor Windows-1252 bytes": Defect(  # Latin-1 "Fièvre" is read as cp1252
         "adverse_events.csv",
-        _append(ADVERSE_EVENTS, "S-001,Fièvre,2024-03-18,,1,CTCAE v5,N,recovered").encode(
+        _append(ADVERSE_EVENTS, "S-001,Fi\x81vre,2024-03-18,,1,CTCAE v5,N,recovered").encode(
             "latin-1"
         ),
         None,
         None,
-        "unreadable_file",
-        "not valid UTF-8",
+        "encoding",
+        "neither UTF-8 nor Windows-1252",
     ),
     "0-byte file": Defect("medications.csv", b"", None, None, "empty_file", "0 bytes"),
     "long field": Defect(

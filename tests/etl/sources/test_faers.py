@@ -5,6 +5,7 @@ Counts on the samples were measured on the files in shared/data/faers_sample (se
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from etl.sources.faers import (
     CASE_COLUMNS,
     DRUG_COLUMNS,
     REACTION_COLUMNS,
+    Deletion,
     FaersExport,
     read_faers,
 )
@@ -209,16 +211,38 @@ def test_aers_2004q1_values(shared_data: Path) -> None:
     assert drugs["indication"].str.contains("; ", na=False).sum() == 7
 
 
-def test_two_quarters_in_one_call(shared_data: Path) -> None:
+def test_every_quarter_of_the_samples_in_one_call(shared_data: Path) -> None:
+    # faers_sample holds three quarters: the 2004Q1 and 2017Q2 samples (7 tables each) and the
+    # 2026Q2 head (7 tables and Deleted/DELETE26Q2.txt), plus SOURCE.md.
     export = read_faers([shared_data / "faers_sample"])
-    assert len(export.files) == 14
-    assert export.cases["quarter"].value_counts().to_dict() == {"2004Q1": 100, "2017Q2": 100}
-    assert export.drugs["quarter"].value_counts().to_dict() == {"2004Q1": 386, "2017Q2": 328}
-    assert export.reactions["quarter"].value_counts().to_dict() == {"2004Q1": 416, "2017Q2": 286}
+    names = sorted(f.name for f in export.files)
+    assert len(names) == 22
+    assert [n for n in names if "26Q2" in n] == [
+        "DELETE26Q2.txt", "DEMO26Q2.txt", "DRUG26Q2.txt", "INDI26Q2.txt", "OUTC26Q2.txt",
+        "REAC26Q2.txt", "RPSR26Q2.txt", "THER26Q2.txt",
+    ]  # fmt: skip
+    counts = {"2004Q1": 100, "2017Q2": 100, "2026Q2": 25}
+    assert export.cases["quarter"].value_counts().to_dict() == counts
+    counts = {"2004Q1": 386, "2017Q2": 328, "2026Q2": 25}
+    assert export.drugs["quarter"].value_counts().to_dict() == counts
+    counts = {"2004Q1": 416, "2017Q2": 286, "2026Q2": 25}
+    assert export.reactions["quarter"].value_counts().to_dict() == counts
     assert export.cases.groupby("quarter")["source"].unique().map(list).to_dict() == {
         "2004Q1": ["aers"],
         "2017Q2": ["faers"],
+        "2026Q2": ["faers"],
     }
+    # The 2026Q2 head is not relationally closed (SOURCE.md): its OUTC/RPSR/THER/INDI rows
+    # name reports and drugs outside its 25 DEMO rows; the two older samples are closed.
+    assert export.rejections.groupby(["file", "rule"]).size().to_dict() == {
+        ("INDI26Q2.txt", "no_such_drug"): 2,
+        ("OUTC26Q2.txt", "not_in_demo"): 21,
+        ("RPSR26Q2.txt", "not_in_demo"): 25,
+        ("THER26Q2.txt", "no_such_drug"): 22,
+    }
+    assert [(u.name, u.use) for u in export.uses.values() if u.use != "used"] == [
+        ("SOURCE.md", "not recognised")
+    ]
 
 
 # --- small hand-written files ---------------------------------------------------------------------
@@ -532,9 +556,8 @@ def test_file_names_decide_table_and_quarter(tmp_path: Path) -> None:
         ("DEMO.txt", "unknown_quarter"),
         (str(tmp_path / "nowhere"), "missing_file"),
     ]
+    assert export.deletions == [Deletion("DELETE17Q2.txt", "2017Q2", ["123"])]
     assert export.notes == [
-        "DELETE17Q2.txt: FDA's list of deleted cases was found but not applied; deleted cases "
-        "are still in this export",
         "demo04q1.txt: no column i_f_cod or i_f_code, event_dt, fda_dt, rept_cod, age, age_cod, "
         "gndr_cod or sex, wt, wt_cod, occp_cod; left empty",
     ]
@@ -550,3 +573,187 @@ def test_header_names_are_compared_in_lower_case(
     assert cases[["report_key", "case_key", "sex", "weight"]].values.tolist() == [
         ["11", "1", "M", 70.0]
     ]
+
+
+# --- issue 13: real exports as they arrive ------------------------------------------------------
+
+
+def faers_2026q2(shared_data: Path) -> Path:
+    return shared_data / "faers_sample" / "faers_ascii_2026q2_head"
+
+
+def write_crlf(folder: Path, name: str, *lines: str) -> Path:
+    """A file with CRLF line endings, as FDA's own quarterly files have."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_bytes("".join(line + "\r\n" for line in lines).encode("utf-8"))
+    return path
+
+
+def test_2026q2_head_crlf_and_layout(shared_data: Path) -> None:
+    folder = faers_2026q2(shared_data)
+    assert b"\r\n" in (folder / "ASCII" / "DEMO26Q2.txt").read_bytes()  # the real line endings
+    export = read_faers([folder])
+    assert len(export.cases) == 25 and len(export.drugs) == 25 and len(export.reactions) == 25
+    # No value keeps the carriage return, not even the last column of a line.
+    for frame in (export.cases, export.drugs, export.reactions):
+        text = frame.select_dtypes(object).astype(str)
+        assert not text.apply(lambda column: column.str.contains("\r")).any().any()
+    case = export.cases.set_index("report_key").loc["100140224"]
+    assert (case["occurrence_country"], case["reporter_country"]) == ("EU", "EU")
+    assert (case["case_key"], case["case_version"], case["age"], case["sex"]) == (
+        "10014022", 4, 66.0, "M",
+    )  # fmt: skip
+    assert export.drugs.iloc[0]["drug_name"] == "PEGINTERFERON ALFA-2A"
+    # The 2026 layout has the 2017Q2 columns, in the same order, for all seven tables; no column
+    # is unknown, so there is no note about columns.
+    for table in ("DEMO", "DRUG", "REAC", "OUTC", "RPSR", "THER", "INDI"):
+        new = (folder / "ASCII" / f"{table}26Q2.txt").read_text().splitlines()[0]
+        old = (faers_2017q2(shared_data) / f"{table}17Q2.txt").read_text().splitlines()[0]
+        assert new == old
+    assert not [note for note in export.notes if "column" in note]
+    assert export.deletions[0].file == "DELETE26Q2.txt"
+    assert len(export.deletions[0].case_keys) == 24  # 25 lines, the first a single space
+    assert export.deletions[0].case_keys[:2] == ["10172236", "10923325"]
+    assert export.deletions[0].in_export == ()  # none of the 25 DEMO rows is listed
+
+
+def test_a_renamed_or_new_column_is_named_in_a_note(tmp_path: Path) -> None:
+    folder = tmp_path / "q"
+    header = FAERS_DEMO.replace("occr_country", "occr_cntry") + "$new_col"
+    write_crlf(folder, "DEMO26Q2.txt", header, demo_row("11", "1") + "$x")
+    export = read_faers([folder])
+    assert export.cases["occurrence_country"].tolist() == [None]
+    assert export.notes == [
+        "DEMO26Q2.txt: no column occr_country; left empty",
+        "DEMO26Q2.txt: column(s) occr_cntry, new_col are not in the FAERS layout pv-monitor "
+        "knows (new or renamed?); their values were not stored",
+    ]
+
+
+def test_delete_list_with_blank_header_and_bad_lines(tmp_path: Path) -> None:
+    folder = tmp_path / "q"
+    write_crlf(folder / "Deleted", "DELETE26Q2.txt", " ", "caseid", "100", "", "200", "abc", "100")
+    export = read_faers([folder])
+    assert export.deletions == [Deletion("DELETE26Q2.txt", "2026Q2", ["100", "200"])]
+    assert rejected(export) == [
+        {"file": "DELETE26Q2.txt", "row": 6, "field": "caseid", "value": "abc",
+         "rule": "not_an_integer",
+         "reason": "caseid 'abc' is not a whole number, so no case can be deleted"},
+    ]  # fmt: skip
+    assert export.rows_read == {"DELETE26Q2.txt": 4}  # after the blank lines and the header
+    assert export.uses["DELETE26Q2.txt"].use == "used"
+
+
+def test_cases_on_the_quarters_delete_list_are_withheld(tmp_path: Path) -> None:
+    folder = quarter(
+        tmp_path / "q",
+        demo=(demo_row("1001", "100", "1"), demo_row("1002", "100", "2"), demo_row("2001", "200")),
+        drug=(drug_row("1001", "1", "KYMRIAH"), drug_row("2001", "1", "YESCARTA")),
+        reac=("1002$100$Pyrexia$", "2001$200$Cytokine release syndrome$"),
+        suffix="26Q2",
+    )
+    write(folder, "OUTC26Q2.txt", "primaryid$caseid$outc_cod", "1002$100$DE", "2001$200$HO")
+    write_crlf(folder / "Deleted", "DELETE26Q2.txt", "100", "999")
+    export = read_faers([folder])
+    assert export.cases["report_key"].tolist() == ["2001"]
+    assert export.drugs["report_key"].tolist() == ["2001"]
+    assert export.reactions["report_key"].tolist() == ["2001"]
+    assert export.cases["outcomes"].tolist() == ["HO"]
+    assert export.withheld == {
+        "DEMO26Q2.txt": 2, "DRUG26Q2.txt": 1, "REAC26Q2.txt": 1, "OUTC26Q2.txt": 1,
+    }  # fmt: skip
+    assert export.deletions == [Deletion("DELETE26Q2.txt", "2026Q2", ["100", "999"], ("100",))]
+    assert export.rejections.empty
+
+
+def test_impossible_dates_are_rejected_and_partial_dates_kept(tmp_path: Path) -> None:
+    def dated(primaryid: str, event: str, fda: str = "20170405") -> str:
+        return demo_row(primaryid, primaryid).replace("$20170101$20170405$", f"${event}${fda}$")
+
+    folder = quarter(
+        tmp_path / "q",
+        demo=(
+            dated("11", "20170231"), dated("12", "20171301"), dated("13", "2017-02-03"),
+            dated("14", "2017"), dated("15", "201702", fda="201713"), dated("16", "00000000"),
+            dated("17", "18991231"),
+        ),
+        drug=(drug_row("14", "1", "ASPIRIN"), drug_row("14", "2", "IBUPROFEN")),
+    )  # fmt: skip
+    write(folder, "THER17Q2.txt", "primaryid$caseid$dsg_drug_seq$start_dt$end_dt$dur$dur_cod",
+          "14$14$1$20170230$$$", "14$14$2$201702$2017$$")  # fmt: skip
+    export = read_faers([folder])
+    assert export.cases["report_key"].tolist() == ["14"]
+    assert export.cases["event_date_source_value"].tolist() == ["2017"]
+    assert export.drugs["start_date_source_value"].tolist() == [None, "201702"]
+    assert [(r["file"], r["row"], r["field"], r["value"], r["rule"], r["reason"])
+            for r in rejected(export)] == [
+        ("DEMO17Q2.txt", 1, "event_dt", "20170231", "date",
+         "event_dt '20170231' is not a possible date"),
+        ("DEMO17Q2.txt", 2, "event_dt", "20171301", "date",
+         "event_dt '20171301' is not a possible date"),
+        ("DEMO17Q2.txt", 3, "event_dt", "2017-02-03", "date",
+         "event_dt '2017-02-03' is not a date of the FAERS form YYYYMMDD, YYYYMM or YYYY"),
+        ("DEMO17Q2.txt", 5, "fda_dt", "201713", "date",
+         "fda_dt '201713' is not a possible date"),
+        ("DEMO17Q2.txt", 6, "event_dt", "00000000", "date",
+         "event_dt '00000000' is not a possible date (year outside 1900-2100)"),
+        ("DEMO17Q2.txt", 7, "event_dt", "18991231", "date",
+         "event_dt '18991231' is not a possible date (year outside 1900-2100)"),
+        ("THER17Q2.txt", 1, "start_dt", "20170230", "date",
+         "start_dt '20170230' is not a possible date"),
+    ]  # fmt: skip
+
+
+def test_impossible_ages_and_weights_are_rejected(tmp_path: Path) -> None:
+    def aged(primaryid: str, age: str, unit: str = "YR", weight: str = "70") -> str:
+        row = demo_row(primaryid, primaryid, age=age)
+        return row.replace(f"${age}$YR$", f"${age}${unit}$").replace("$70$KG$", f"${weight}$KG$")
+
+    folder = quarter(
+        tmp_path / "q",
+        demo=(
+            aged("11", "-40"), aged("12", "300"), aged("13", "150"), aged("14", "0", "DY"),
+            aged("15", "2000", "MON"), aged("16", "30", "DEC"), aged("17", "40", weight="-5"),
+            aged("18", "40", weight="900"), aged("19", "7", "WK"),
+        ),
+    )  # fmt: skip
+    export = read_faers([folder])
+    assert export.cases["report_key"].tolist() == ["13", "14", "19"]
+    assert [(r["row"], r["field"], r["value"], r["rule"], r["reason"])
+            for r in rejected(export)] == [
+        (1, "age", "-40", "range", "-40 YR is negative, not a possible age"),
+        (2, "age", "300", "range", "300 YR is more than 150 YR, not a possible age"),
+        (5, "age", "2000", "range", "2000 MON is more than 1800 MON, not a possible age"),
+        (6, "age", "30", "range", "30 DEC is more than 15 DEC, not a possible age"),
+        (7, "wt", "-5", "range", "-5 KG is negative, not a possible weight"),
+        (8, "wt", "900", "range", "900 KG is more than 700 KG, not a possible weight"),
+    ]  # fmt: skip
+
+
+def test_formula_text_is_rejected_in_every_faers_table(shared_data: Path, tmp_path: Path) -> None:
+    # The real 2017Q2 sample, with spreadsheet formulas planted in DRUG, REAC and INDI.
+    folder = tmp_path / "ascii"
+    shutil.copytree(faers_2017q2(shared_data), folder)
+    plant = {
+        "DRUG17Q2.txt": ("$Doxorubicin$", '$=HYPERLINK("http://x")$'),
+        "REAC17Q2.txt": ("$Abnormal weight gain$", "$+cmd|' /C calc'!A0$"),
+        "INDI17Q2.txt": ("$Rheumatoid arthritis", "$@SUM(1+1)"),
+    }
+    for name, (old, new) in plant.items():
+        path = folder / name
+        text = path.read_text()
+        assert old in text
+        path.write_text(text.replace(old, new, 1))
+    export = read_faers([folder])
+    found = [(r["file"], r["field"], r["value"], r["rule"]) for r in rejected(export)]
+    assert ("DRUG17Q2.txt", "drugname", '=HYPERLINK("http://x")', "formula") in found
+    assert ("REAC17Q2.txt", "pt", "+cmd|' /C calc'!A0", "formula") in found
+    assert ("INDI17Q2.txt", "indi_pt", "@SUM(1+1)", "formula") in found
+    assert {r["rule"] for r in rejected(export)} <= {"formula", "drug_rejected"}
+    assert str(rejected(export)[0]["reason"]).endswith(
+        "starts like a spreadsheet formula (=, +, - or @), so it could run when someone opens "
+        "the data in a spreadsheet; the row was not loaded"
+    )
+    assert len(export.drugs) == 327 and len(export.reactions) == 285
+    assert not export.drugs["drug_name"].str.startswith("=").any()

@@ -5,11 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from etl import ExportError, load
+from etl.contracts import Kind
+from etl.sources import NOT_RECOGNISED, UNREADABLE, USED, Chunk
 from etl.sources.tidy import TidySource
-from tests.etl.conftest import FILES, count, query, snapshot, write_export
+from tests.etl.conftest import FILES, SUBJECTS, count, query, snapshot, write_export
 
 
 def _as_parquet(csv_folder: Path, parquet_folder: Path) -> Path:
@@ -66,3 +70,94 @@ def test_files_of_several_folders_are_named_by_folder(tmp_path: Path) -> None:
     site_b = write_export(tmp_path / "site_b")
     names = [file.name for file in TidySource([site_a, site_b]).files]
     assert "site_a/subjects.csv" in names and "site_b/subjects.csv" in names
+
+
+# ---- file accounting, Parquet corruption, missing values and encodings (issue 13) -------------
+
+
+def _consume(source: TidySource) -> list[Chunk]:
+    return list(source.chunks())
+
+
+def _problems(source: TidySource) -> list[tuple[str, str, str]]:
+    return [
+        (str(p["file"].iloc[0]), str(p["rule"].iloc[0]), str(p["reason"].iloc[0]))
+        for p in source.log.problems
+    ]
+
+
+def test_every_file_of_a_tidy_folder_is_accounted_for(tmp_path: Path) -> None:
+    folder = write_export(tmp_path / "export")
+    (folder / "README.txt").write_text("about this export")
+    (folder / "export.xml").write_text("<ichicsr/>")
+    (folder / "older").mkdir()
+
+    source = TidySource([folder])
+    _consume(source)
+
+    uses = {name: use.use for name, use in source.log.uses.items()}
+    assert uses == {
+        "README.txt": NOT_RECOGNISED,
+        "export.xml": NOT_RECOGNISED,
+        "older": NOT_RECOGNISED,
+        **dict.fromkeys(FILES, USED),
+    }
+    assert "folders inside the one given are not read" in source.log.uses["older"].why
+
+
+def test_a_nested_parquet_column_is_a_file_rejection_naming_it(tmp_path: Path) -> None:
+    folder = _as_parquet(write_export(tmp_path / "csv"), tmp_path / "parquet")
+    table = pq.read_table(folder / "observations.parquet")
+    nested = pa.array([["a", "b"]] * table.num_rows, type=pa.list_(pa.string()))
+    pq.write_table(table.set_column(3, "value", nested), folder / "observations.parquet")
+
+    source = TidySource([folder])
+    kinds = [chunk.kind for chunk in _consume(source)]
+
+    assert Kind.OBSERVATIONS not in kinds
+    ((file, rule, reason),) = _problems(source)
+    assert (file, rule) == ("observations.parquet", "unreadable_file")
+    assert "column value holds lists or records" in reason
+    assert source.log.uses["observations.parquet"].use == UNREADABLE
+
+
+def test_a_truncated_parquet_file_is_a_file_rejection(tmp_path: Path) -> None:
+    folder = _as_parquet(write_export(tmp_path / "csv"), tmp_path / "parquet")
+    path = folder / "subjects.parquet"
+    path.write_bytes(path.read_bytes()[:-40])
+
+    source = TidySource([folder])
+    _consume(source)
+
+    ((file, rule, reason),) = _problems(source)
+    assert (file, rule) == ("subjects.parquet", "unreadable_file")
+    assert "not a readable Parquet file" in reason
+
+
+def test_tidy_csv_reads_missing_value_literals_as_empty(tmp_path: Path) -> None:
+    subjects = SUBJECTS.replace("flu/cy,,,2024-09-30", "flu/cy,NA,NULL,2024-09-30")
+    subjects = subjects.replace("81,,flu/cy", "81,N/A,flu/cy")
+    folder = write_export(tmp_path / "export", subjects=subjects)
+
+    frame = _consume(TidySource([folder / "subjects.csv"]))[0].frame
+
+    assert [frame.loc[0, "death_date"], frame.loc[0, "death_cause"]] == ["", ""]
+    assert frame.loc[2, "dose_cells"] == ""
+
+
+def test_tidy_csv_with_a_bom_or_in_windows_1252(tmp_path: Path) -> None:
+    folder = write_export(tmp_path / "export")
+    subjects = folder / "subjects.csv"
+    subjects.write_bytes(b"\xef\xbb\xbf" + subjects.read_bytes())
+    adverse = folder / "adverse_events.csv"
+    adverse.write_bytes(adverse.read_bytes().replace(b"ICANS", b"ICANS \x96 encephalopathy"))
+
+    source = TidySource([folder])
+    chunks = {chunk.file: chunk.frame for chunk in _consume(source)}
+
+    assert _problems(source) == []
+    assert chunks["subjects.csv"].columns[0] == "subject_id"
+    assert "ICANS \u2013 encephalopathy" in chunks["adverse_events.csv"]["term"].tolist()
+    assert source.log.notes == [
+        "adverse_events.csv: not UTF-8 text; read as Windows-1252 (cp1252), the fallback"
+    ]
