@@ -11,6 +11,9 @@ stays under 1 GB for a 5 GB export. Printed for each store:
   and foreign keys). This is the floor of any loader that writes this schema.
 * **full load**: ``etl.load`` end to end on a fresh store: read, validate (pandera), normalise,
   write, provenance, commit.
+* **re-load, nothing changed**: the same export loaded again into that store. Every row is read
+  and compared with the store (there is no file-digest shortcut, docs/decisions.md 68); the batch
+  ends ``unchanged``.
 
     python benchmarks/bench_load.py                   # 1,000,000 rows; SQLite, and PostgreSQL
                                                        # when PV_MONITOR_TEST_POSTGRES_URL is set
@@ -203,6 +206,16 @@ def full_load(url: str, export: Path) -> tuple[float, int]:
     return seconds, sum(f.rows_read for f in report.files.values())
 
 
+def reload(url: str, export: Path) -> float:
+    """Seconds of loading ``export`` again into a store that holds it: compared, ``unchanged``."""
+    start = time.perf_counter()
+    report = load([export], "tidy", database_url=url, actor="bench")
+    seconds = time.perf_counter() - start
+    if report.status != "unchanged":
+        raise SystemExit(f"the re-load changed the store: {report.status}, {report.message}")
+    return seconds
+
+
 def peak_memory_of_load(url: str, export: Path) -> tuple[float, float]:
     """Seconds and peak resident memory (MiB) of a load run in a process of its own."""
     code = (
@@ -233,12 +246,14 @@ def run(rows: int, postgres: str | None, folder: Path) -> None:
             floor = store_table_rate(url, export)
         with fresh_store(kind, folder, postgres) as url:
             seconds, loaded = full_load(url, export)
+            again = reload(url, export)
         full = loaded / seconds
         method = "executemany" if kind == "sqlite" else "COPY"
         lines = {
             f"raw insert into a bare table ({method})": bare,
             "prepared rows into the store's tables": floor,
             f"full load (etl.load, {seconds:.1f} s)": full,
+            f"re-load, nothing changed ({again:.1f} s)": loaded / again,
         }
         print(f"{kind}:")
         for label, rate in lines.items():

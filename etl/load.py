@@ -6,14 +6,21 @@ the normalisation into the store, in one database transaction:
 * policy ``all_or_nothing`` (default): if any row is rejected, nothing of the batch is written;
   the batch is recorded as ``rejected`` with its rejections (file, row, field, value, reason);
 * policy ``accept_partial``: the good rows are written, the batch is ``partial``;
-* loading files that were loaded before (same SHA-256 and format) writes nothing and records an
-  ``unchanged`` batch; a corrected file updates changed rows, each change audited;
+* every load compares its rows with the store as it is now: a row whose identity is new is
+  added, a row whose values differ from the stored ones is corrected (each change audited),
+  whatever earlier batch or file it came from; a batch in which every row read is already
+  stored with the same values writes nothing and is recorded as ``unchanged``;
+* a file that changes while it is loaded (what was read is not the file the manifest describes,
+  or its size, time or inode moved before the commit) rejects the batch whatever the policy;
 * an interruption or a database error rolls the transaction back: the store is exactly as it
   was, and the batch is recorded as ``failed`` with the error.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import gc
 import hashlib
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -38,13 +45,14 @@ from pv_monitor.store.loading import (
     WriteOutcome,
     begin_batch,
     finish_batch,
-    previous_identical_batch,
     write_rejections,
 )
 from pv_monitor.store.migrate import require_current_schema
 
 ALL_OR_NOTHING = "all_or_nothing"
 ACCEPT_PARTIAL = "accept_partial"
+FILE_CHANGED = "file_changed"
+"""The rejection rule of a file that changed while it was loaded (rejects the batch)."""
 MAX_STORED_REJECTIONS = 100_000
 """Rejections stored per batch; the summary still counts every one."""
 
@@ -143,6 +151,8 @@ class _Run:
         self.rejected: list[pd.DataFrame] = []
         self.rejected_count = 0
         """Rejections found (several may concern one row)."""
+        self.rules: set[str] = set()
+        """Every rule the rejections of the batch named."""
         self.subject_rows: list[pd.DataFrame] = []
         """Prepared subjects of every subjects chunk, with the file they came from (``_file``)."""
         self.subjects_written = False
@@ -158,6 +168,7 @@ class _Run:
         if not len(frame):
             return
         self.rejected_count += len(frame)
+        self.rules.update(str(rule) for rule in frame["rule"].unique())
         stored = sum(len(f) for f in self.rejected)
         if stored < MAX_STORED_REJECTIONS:
             self.rejected.append(frame.head(MAX_STORED_REJECTIONS - stored))
@@ -269,8 +280,10 @@ class _Run:
             "source_key",
             "source_row",
         ]
-        for file, rows in subjects.groupby("_file", sort=False):
-            self.count_outcome(self.report(str(file)), writer.write("subject", rows[columns]))
+        written = {
+            str(file): writer.write("subject", rows[columns], track_rows=True)
+            for file, rows in subjects.groupby("_file", sort=False)
+        }
         ids: dict[str, int] = {}
         for study_id in subjects["study_id"].unique():
             keys = subjects.loc[subjects["study_id"] == study_id, "subject_key"]
@@ -282,8 +295,7 @@ class _Run:
                 subjects["product_name"], subjects["product_target"], strict=True
             )
         ]
-        writer.write(
-            "infusion",
+        derived = [
             subjects.assign(infusion_number=1, source_key="infusion|1")[
                 [
                     "subject_id",
@@ -296,11 +308,10 @@ class _Run:
                     "source_key",
                     "source_row",
                 ]
-            ],
-        )
+            ]
+        ]
         died = subjects[subjects["death_date"].notna() | subjects["death_cause"].notna()]
-        writer.write(
-            "death",
+        derived.append(
             died.assign(source_key="death", cause=died["death_cause"])[
                 [
                     "subject_id",
@@ -311,16 +322,32 @@ class _Run:
                     "source_key",
                     "source_row",
                 ]
-            ],
+            ]
         )
         seen = subjects[subjects["last_contact_date"].notna()]
-        writer.write(
-            "follow_up",
+        derived.append(
             seen.assign(source_key="follow_up")[
                 ["subject_id", "last_contact_date", "source_key", "source_row"]
-            ],
+            ]
         )
+        for table, frame in zip(("infusion", "death", "follow_up"), derived, strict=True):
+            files = subjects.loc[frame.index, "_file"]
+            for file in files.unique():
+                outcome = writer.write(table, frame[files == file], track_rows=True)
+                written[str(file)].changed_rows += outcome.changed_rows
+        for file, outcome in written.items():
+            self.count_subjects(self.report(file), outcome)
         return ids
+
+    @staticmethod
+    def count_subjects(report: FileReport, outcome: WriteOutcome) -> None:
+        """Count a subjects file: a subject row is corrected when its subject, infusion, death
+        or follow-up row was (``outcome.changed_rows`` lists the rows of all four)."""
+        changed = len(set(outcome.changed_rows) - set(outcome.duplicate_rows))
+        corrected = changed - outcome.inserted
+        report.inserted += outcome.inserted
+        report.updated += corrected
+        report.unchanged += outcome.unchanged - (corrected - outcome.updated)
 
     def _write_children(self, file: str, prepared: Prepared, report: FileReport) -> None:
         if not self.writing:
@@ -422,6 +449,7 @@ def load_faers(
                 for name, rows in export.rows_read.items():
                     progress(name, rows)
             del export  # the next quarter is read without this one in memory
+            _return_freed_memory()
 
     return run_batch(
         "faers",
@@ -435,6 +463,17 @@ def load_faers(
         policy=policy,
         progress=progress,
     )
+
+
+def _return_freed_memory() -> None:
+    """Give the memory freed by a quarter back to the system (glibc keeps it otherwise, and
+    the resident size of a long load then grows with every quarter); a no-op elsewhere."""
+    gc.collect()
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
 
 
 def run_batch(
@@ -474,11 +513,6 @@ def run_batch(
     try:
         require_current_schema(engine)
         with make_session() as session:
-            with session.begin():
-                previous = previous_identical_batch(session, digest, source_format)
-                previous_id = previous.load_batch_id if previous is not None else None
-            if previous_id is not None:
-                return _unchanged(session, manifest, previous_id, actor)
             try:
                 with session.begin():
                     batch = begin_batch(session, **manifest)
@@ -492,10 +526,13 @@ def run_batch(
                     if uses and not any(use.use == USED for use in uses.values()):
                         _reject_unused(run, uses, source_format)
                         raise _RejectedBatch
+                    _reject_changed_files(run, files)
+                    if FILE_CHANGED in run.rules:
+                        raise _RejectedBatch  # what was written may be of either version
                     if run.rejected_count and policy == ALL_OR_NOTHING:
                         raise _RejectedBatch
                     writer.close()
-                    status = "partial" if run.rejected_count else "committed"
+                    status = _status(run)
                     _finish(session, batch, run, status, actor, notes, uses)
                     return _report(batch.load_batch_id, status, run, notes, uses)
             except _RejectedBatch:
@@ -717,7 +754,40 @@ def _finish(
     )
 
 
+def _status(run: _Run) -> str:
+    """``partial`` with rejections; ``unchanged`` when no row was added, corrected or deleted
+    (every row read is in the store with the same values); else ``committed``.
+
+    A later kind of change a load makes to the store must be counted here too.
+    """
+    if run.rejected_count:
+        return "partial"
+    changes = (r.inserted or r.updated or r.deleted for r in run.files.values())
+    if any(changes):
+        return "committed"
+    return "unchanged"
+
+
+def _reject_changed_files(run: _Run, files: list[SourceFile]) -> None:
+    """A ``file_changed`` rejection for each file that is not, just before the commit, the file
+    described when the load started (a reader's own check may have found it already)."""
+    already = {
+        str(name)
+        for found in run.rejected
+        for name in found.loc[found["rule"] == FILE_CHANGED, "file"]
+    }
+    for file in files:
+        reason = file.changed()
+        if reason is not None and file.name not in already:
+            run.reject(rejections.file_rejection(file.name, FILE_CHANGED, reason))
+
+
 def _message(status: str, run: _Run) -> str:
+    if FILE_CHANGED in run.rules:
+        return (
+            "a file changed while it was being loaded; nothing was loaded. Load it again when "
+            "it is complete."
+        )
     if status == "rejected":
         return (
             f"{run.rejected_rows} row(s) rejected; nothing was loaded (all-or-nothing). "
@@ -726,6 +796,10 @@ def _message(status: str, run: _Run) -> str:
     inserted = sum(r.inserted for r in run.files.values())
     updated = sum(r.updated for r in run.files.values())
     unchanged = sum(r.unchanged for r in run.files.values())
+    if status == "unchanged":
+        if not unchanged:
+            return "nothing changed: no row was read"
+        return f"nothing changed: the {unchanged} row(s) read are in the store with these values"
     text = f"{inserted} row(s) added, {updated} corrected, {unchanged} unchanged"
     if run.rejected_count:
         text += f"; {run.rejected_rows} rejected and not loaded"
@@ -746,22 +820,3 @@ def _report(
         _message(status, run),
         list(uses.values()),
     )
-
-
-def _unchanged(session: Any, manifest: dict[str, Any], previous: int, actor: str) -> LoadReport:
-    with session.begin():
-        batch = begin_batch(session, **manifest, status="unchanged")
-        message = f"identical to load batch {previous}: nothing changed"
-        finish_batch(
-            session,
-            batch,
-            status="unchanged",
-            rows_read=0,
-            rows_loaded=0,
-            rows_rejected=0,
-            message=message,
-            actor=actor,
-            summary={"identical_to": previous},
-        )
-        batch_id = batch.load_batch_id
-    return LoadReport(batch_id, "unchanged", {}, rejections.empty(), 0, [], message)

@@ -31,6 +31,8 @@ RULES: dict[str, str] = {
     "unknown_quarter": "a FAERS file name without a recognisable quarter (e.g. DRUG17Q2.txt)",
     "unknown_table": "a FAERS file that is none of DEMO, DRUG, REAC, OUTC, RPSR, THER, INDI",
     "not_recognised": "a load in which no file was recognised as a file of its format",
+    "file_changed": "a file that changed while it was being loaded (what was read is not the file"
+    " described, or its size, time or inode changed): the batch is rejected whatever the policy",
     # contracts (pandera)
     "required": "a required value is empty",
     "max_length": "a value is longer than its field allows (64 for identifiers, else 255)",

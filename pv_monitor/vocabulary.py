@@ -445,7 +445,8 @@ METHOD_FAMILIES = (
 LOAD_STATUSES = ("running", "committed", "partial", "rejected", "failed", "unchanged")
 """``committed``: every row loaded; ``partial``: good rows loaded under ``--accept-partial``;
 ``rejected``: nothing loaded because a row was rejected; ``failed``: the load stopped on an error;
-``unchanged``: the files were loaded before and nothing changed."""
+``unchanged``: nothing written, every row read is already stored with the same values (compared
+with the store as it is now, whatever files loaded it)."""
 PIPELINE_RUN_STATUSES = ("running", "committed", "failed")
 SYNDROMES = ("crs", "icans", "iec_hs", "icaht", "relapse", "other")
 """The syndromes grades, episodes, alerts and signals are filed under."""

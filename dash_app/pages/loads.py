@@ -25,6 +25,7 @@ BATCH_COLUMNS = [
     {"field": "rows_read", "headerName": "Read", "width": 110},
     {"field": "rows_loaded", "headerName": "Loaded", "width": 110},
     {"field": "rows_rejected", "headerName": "Rejected", "width": 110},
+    {"field": "message", "headerName": "Outcome", "width": 320, "tooltipField": "message"},
     {"field": "loaded_by", "headerName": "By", "width": 110},
     {"field": "started_at", "headerName": "Started (UTC)", "width": 180},
 ]

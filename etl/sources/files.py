@@ -18,12 +18,16 @@ import csv
 import gzip
 import hashlib
 import io
+import os
 import re
+import shutil
+import tempfile
+import threading
 import zlib
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, Any, BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -40,6 +44,7 @@ __all__ = [
     "MISSING_VALUE_LITERALS",
     "ROW",
     "FileProblem",
+    "HashingReader",
     "SourceFile",
     "read_csv_chunks",
 ]
@@ -71,6 +76,10 @@ _NEWLINE = ord("\n")
 _RETURN = ord("\r")
 
 
+SNAPSHOT_IN_MEMORY = 64 * 1024 * 1024
+"""Bytes of a :meth:`SourceFile.snapshot` held in memory; a larger file is copied to disk."""
+
+
 @dataclass(frozen=True)
 class SourceFile:
     """One file of a load: what the manifest records about it."""
@@ -79,20 +88,169 @@ class SourceFile:
     name: str
     size: int
     sha256: str
+    modified_ns: int | None = None
+    """Modification time when described (ns); ``None``: not known, not checked."""
+    inode: int | None = None
+    """Device and inode when described, to see a file replaced by another one."""
 
     @classmethod
     def of(cls, path: Path, *, root: Path | None = None) -> SourceFile:
-        """Describe ``path`` (named relative to ``root`` when given)."""
+        """Describe ``path`` (named relative to ``root`` when given).
+
+        The time stamp is taken before the bytes are hashed, so that a file written while it is
+        described is seen as changed when it is read (:meth:`changed`).
+        """
+        stat = path.stat()
         digest = hashlib.sha256()
         with path.open("rb") as handle:
             for block in iter(lambda: handle.read(1 << 22), b""):
                 digest.update(block)
         name = str(path.relative_to(root)) if root is not None else path.name
-        return cls(path=path, name=name, size=path.stat().st_size, sha256=digest.hexdigest())
+        return cls(
+            path=path,
+            name=name,
+            size=stat.st_size,
+            sha256=digest.hexdigest(),
+            modified_ns=stat.st_mtime_ns,
+            inode=_inode(stat),
+        )
+
+    def open(self) -> HashingReader:
+        """The file as a binary stream that hashes every byte it is read (see
+        :class:`HashingReader`); call its ``verify`` once the reader has read what it needs."""
+        return HashingReader(self)
+
+    def read_bytes(self) -> bytes:
+        """Every byte of the file, read once through :meth:`open` and verified: for readers that
+        need random access (Parquet, XLSX, SAS transport), which then parse exactly these bytes.
+
+        Raises
+        ------
+        FileProblem
+            ``file_changed`` when the bytes are not those described (see :meth:`changed`).
+        """
+        with self.open() as stream:
+            data = stream.read()
+            stream.verify()
+        return data
+
+    def snapshot(self) -> IO[bytes]:
+        """A private, seekable copy of the file's bytes, read once through :meth:`open` and
+        verified: for readers that need random access (Parquet, SAS transport), which then
+        parse exactly the bytes the manifest describes. Held in memory up to
+        :data:`SNAPSHOT_IN_MEMORY` bytes, in a temporary file beyond; close it (``with``).
+
+        Raises
+        ------
+        FileProblem
+            ``file_changed`` when the bytes are not those described (see :meth:`changed`).
+        """
+        copy = tempfile.SpooledTemporaryFile(max_size=SNAPSHOT_IN_MEMORY)  # noqa: SIM115 (returned open)
+        try:
+            with self.open() as stream:
+                shutil.copyfileobj(stream, copy, 1 << 22)
+                stream.verify()
+        except BaseException:
+            copy.close()
+            raise
+        copy.seek(0)
+        return copy
+
+    def changed(self, sha256: str | None = None, size: int | None = None) -> str | None:
+        """Why the file is no longer the one described, or ``None`` when it still is.
+
+        Compares what was read (``sha256`` and ``size``, when given) with the description, then
+        the file on disk (size, modification time, inode) with the one described.
+        """
+        if sha256 is not None and (sha256 != self.sha256 or size != self.size):
+            return _changed(
+                f"what was read ({size:,} bytes, SHA-256 {sha256[:12]}) is not the file "
+                f"described when the load started ({self.size:,} bytes, SHA-256 "
+                f"{self.sha256[:12]})"
+            )
+        try:
+            stat = self.path.stat()
+        except OSError as error:
+            return _changed(f"it can no longer be opened ({error.strerror or error})")
+        if stat.st_size != self.size:
+            return _changed(f"its size went from {self.size:,} to {stat.st_size:,} bytes")
+        if self.inode is not None and _inode(stat) != self.inode:
+            return _changed("it was replaced by another file of the same name")
+        if self.modified_ns is not None and stat.st_mtime_ns != self.modified_ns:
+            return _changed("it was written to (its modification time changed)")
+        return None
 
     def manifest(self) -> dict[str, object]:
         """The file's entry in ``load_batch.files``."""
         return {"name": self.name, "size": self.size, "sha256": self.sha256}
+
+
+def _inode(stat: os.stat_result) -> int:
+    return stat.st_dev * (1 << 64) + stat.st_ino
+
+
+def _changed(what: str) -> str:
+    return (
+        f"the file changed while it was being loaded: {what}; nothing was loaded. Load it "
+        "again when it is complete (a file still being copied or saved changes like this)"
+    )
+
+
+class HashingReader(io.RawIOBase):
+    """A source file opened for reading: every byte read updates a SHA-256, in file order.
+
+    Readers that stream (CSV, ``.csv.gz``) parse through it, so the digest is the digest of the
+    bytes they parsed; :meth:`verify` then proves those bytes are the file the manifest
+    describes. It does not seek: a reader that needs random access reads
+    :meth:`SourceFile.read_bytes` instead.
+    """
+
+    def __init__(self, file: SourceFile) -> None:
+        super().__init__()
+        self.file = file
+        try:
+            self._handle = file.path.open("rb")
+        except OSError as error:
+            reason = _changed(f"it can no longer be opened ({error})")
+            raise FileProblem("file_changed", reason) from error
+        self._digest = hashlib.sha256()
+        self._read = 0
+        self._lock = threading.Lock()  # pyarrow may read from a thread of its own
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        with self._lock:
+            count = self._handle.readinto(buffer)
+            if count:
+                self._digest.update(memoryview(buffer)[:count])
+                self._read += count
+            return count or 0
+
+    def tell(self) -> int:
+        return self._read
+
+    def close(self) -> None:
+        self._handle.close()
+        super().close()
+
+    def verify(self) -> None:
+        """Hash the bytes the reader left unread, then compare with the description.
+
+        Raises
+        ------
+        FileProblem
+            ``file_changed`` when the bytes read are not the file described, or the file on
+            disk changed since it was described (size, modification time, inode).
+        """
+        with self._lock:
+            for block in iter(lambda: self._handle.read(1 << 22), b""):
+                self._digest.update(block)
+                self._read += len(block)
+        reason = self.file.changed(self._digest.hexdigest(), self._read)
+        if reason is not None:
+            raise FileProblem("file_changed", reason)
 
 
 class FileProblem(Exception):
@@ -105,7 +263,7 @@ class FileProblem(Exception):
 
 
 def read_csv_chunks(
-    path: Path,
+    path: Path | SourceFile,
     *,
     delimiter: str = ",",
     chunk_rows: int = CHUNK_ROWS,
@@ -120,7 +278,9 @@ def read_csv_chunks(
     Parameters
     ----------
     path
-        The file.
+        The file; a :class:`SourceFile` is parsed through :meth:`SourceFile.open`, and
+        ``file_changed`` is raised before the last chunk when the bytes parsed are not the
+        file described.
     delimiter, chunk_rows
         Field delimiter; rows per chunk.
     encoding
@@ -135,6 +295,8 @@ def read_csv_chunks(
     the first chunk) for an empty, truncated or malformed file or one that is not text in
     ``encoding``.
     """
+    stream = path.open() if isinstance(path, SourceFile) else None
+    path = path.path if isinstance(path, SourceFile) else path
     if path.stat().st_size == 0:
         raise FileProblem("empty_file", "the file is empty (0 bytes)")
     chosen, scan = _check_text(path, delimiter=delimiter, encoding=encoding)
@@ -154,7 +316,7 @@ def read_csv_chunks(
         header = _header(path, read, delimiter)
         _check_last_row(path, scan, delimiter=delimiter, encoding=chosen, width=len(header))
         reader = pacsv.open_csv(
-            path,
+            path if stream is None else _decompressed(stream, path),
             read_options=read,
             parse_options=parse,
             convert_options=_all_text(header, missing_values),
@@ -186,12 +348,25 @@ def read_csv_chunks(
             if pending_rows >= chunk_rows:
                 yield pd.concat(pending, ignore_index=True)
                 pending, pending_rows = [], 0
+    if stream is not None:
+        stream.verify()
     if pending:
         yield pd.concat(pending, ignore_index=True)
     elif next_row == 1:
         frame = pd.DataFrame({name: pd.Series(dtype=object) for name in clean})
         frame[ROW] = pd.Series(dtype="int64")
         yield frame
+
+
+def _decompressed(stream: HashingReader, path: Path) -> pa.NativeFile:
+    """``stream`` decompressed as the file name says (``.gz``, ``.bz2``...), as pyarrow does for a
+    path."""
+    compression = _COMPRESSIONS.get(path.suffix.lower())
+    return pa.input_stream(stream, compression=compression)
+
+
+_COMPRESSIONS = {".gz": "gzip", ".bz2": "bz2", ".lz4": "lz4", ".zst": "zstd"}
+"""The suffixes pyarrow decompresses when it opens a path itself."""
 
 
 def _header(path: Path, read: pacsv.ReadOptions, delimiter: str) -> list[str]:

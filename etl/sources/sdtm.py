@@ -38,6 +38,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 import pandas as pd
@@ -324,7 +325,7 @@ def _read(file: SourceFile, log: ReadLog, domain: str | None = None) -> Iterator
     path = file.path
     if path.suffix.lower() != ".xpt":
         frames = read_csv_chunks(
-            path,
+            file,
             encoding=AUTO,
             missing_values=MISSING_VALUE_LITERALS["sdtm"],
             notes=log.notes,
@@ -347,9 +348,16 @@ def _read(file: SourceFile, log: ReadLog, domain: str | None = None) -> Iterator
 def _read_xpt(file: SourceFile, log: ReadLog) -> Iterator[pd.DataFrame]:
     layout = xpt_layout(file.path)
     check_xpt_records(file.path, layout)
+    with file.snapshot() as data:  # parse the very bytes the manifest describes
+        yield from _xpt_frames(file, log, layout, data)
+
+
+def _xpt_frames(
+    file: SourceFile, log: ReadLog, layout: XptLayout, data: IO[bytes]
+) -> Iterator[pd.DataFrame]:
     state = ["utf-8"]
     try:
-        reader = pd.read_sas(file.path, format="xport", encoding=None, chunksize=CHUNK_ROWS)
+        reader = pd.read_sas(data, format="xport", encoding=None, chunksize=CHUNK_ROWS)
     except (ValueError, OSError, TypeError, KeyError, struct.error) as error:
         raise _not_xpt(str(error)) from error
     next_row = 1

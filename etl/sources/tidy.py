@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import IO
 
 import pandas as pd
 import pyarrow as pa
@@ -107,7 +108,7 @@ def _read(file: SourceFile, log: ReadLog) -> Iterator[pd.DataFrame]:
     path = file.path
     if path.suffix.lower() == ".csv":
         yield from read_csv_chunks(
-            path,
+            file,
             encoding=AUTO,
             missing_values=MISSING_VALUE_LITERALS["tidy"],
             notes=log.notes,
@@ -116,8 +117,13 @@ def _read(file: SourceFile, log: ReadLog) -> Iterator[pd.DataFrame]:
         return
     if path.stat().st_size == 0:
         raise FileProblem("empty_file", "the file is empty (0 bytes)")
+    with file.snapshot() as data:  # parse the very bytes the manifest describes
+        yield from _parquet_frames(data)
+
+
+def _parquet_frames(data: IO[bytes]) -> Iterator[pd.DataFrame]:
     try:
-        parquet = pq.ParquetFile(path)
+        parquet = pq.ParquetFile(data)
     except (pa.ArrowException, OSError) as error:
         raise FileProblem(
             "unreadable_file", f"the file is not a readable Parquet file ({error})"

@@ -89,6 +89,9 @@ _NAMED_BY: dict[str, tuple[str, str, str]] = {
 """Surrogate identity columns and how a duplicate's reason names them: (table, key, word)."""
 PROVENANCE = ("load_batch_id", "source_row")
 """Columns that record where a row came from; a change in them alone is not a change."""
+DERIVED: dict[str, tuple[str, ...]] = {"icsr_case": ("is_latest",)}
+"""Columns the store derives over everything loaded (:meth:`BatchWriter.refresh_latest_versions`
+marks the latest version of each case): a load's own value of them is not a correction."""
 
 
 @dataclass
@@ -99,6 +102,8 @@ class WriteOutcome:
     updated: int = 0
     unchanged: int = 0
     duplicate_rows: list[int] = field(default_factory=list)
+    changed_rows: list[int] = field(default_factory=list)
+    """``source_row`` of the rows added or corrected, when asked for (``track_rows``)."""
     duplicate_reasons: list[str] = field(default_factory=list)
     """For each of ``duplicate_rows``: the earlier row and the identity compared, in words."""
 
@@ -108,6 +113,7 @@ class WriteOutcome:
         self.updated += other.updated
         self.unchanged += other.unchanged
         self.duplicate_rows += other.duplicate_rows
+        self.changed_rows += other.changed_rows
         self.duplicate_reasons += other.duplicate_reasons
 
 
@@ -120,21 +126,6 @@ class DeleteOutcome:
     versions: int = 0
     drugs: int = 0
     reactions: int = 0
-
-
-def previous_identical_batch(session: Session, sha256: str, source_format: str) -> LoadBatch | None:
-    """The last batch that loaded exactly these files (same digest and format), if it wrote."""
-    query = (
-        select(LoadBatch)
-        .where(
-            LoadBatch.source_sha256 == sha256,
-            LoadBatch.source_format == source_format,
-            LoadBatch.status.in_(("committed", "partial", "unchanged")),
-        )
-        .order_by(LoadBatch.load_batch_id.desc())
-        .limit(1)
-    )
-    return session.scalars(query).first()
 
 
 def begin_batch(
@@ -360,9 +351,12 @@ class BatchWriter:
         frame = frame.assign(load_batch_id=self.batch.load_batch_id)
         return encode_rows(table, frame, self.dialect)
 
-    def write(self, table_name: str, rows: pd.DataFrame | Encoded) -> WriteOutcome:
+    def write(
+        self, table_name: str, rows: pd.DataFrame | Encoded, *, track_rows: bool = False
+    ) -> WriteOutcome:
         """Upsert ``rows`` (a frame with store column names, or :meth:`encode`'s result) into
-        ``table_name`` for this batch."""
+        ``table_name`` for this batch; with ``track_rows``, the outcome lists the
+        ``source_row`` of every row added or corrected."""
         encoded = rows if isinstance(rows, Encoded) else self.encode(table_name, rows)
         if not len(encoded.frame):
             return WriteOutcome()
@@ -372,11 +366,12 @@ class BatchWriter:
             try:
                 _bulk_insert(self.session, table, encoded)
                 savepoint.commit()
-                return WriteOutcome(inserted=len(encoded.frame))
+                added = encoded.frame["source_row"].tolist() if track_rows else []
+                return WriteOutcome(inserted=len(encoded.frame), changed_rows=added)
             except (IntegrityError, _driver_integrity_error(self.session)):
                 savepoint.rollback()
                 self._merge_only.add(table_name)  # the table already holds rows of this source
-        return self._merge(table, encoded.frame)
+        return self._merge(table, encoded.frame, track_rows=track_rows)
 
     def _stage(self, table: Table, columns: Sequence[str]) -> Table:
         stage = self._stages.get(table.name)
@@ -394,7 +389,7 @@ class BatchWriter:
             self.session.execute(stage.delete())
         return stage
 
-    def _merge(self, table: Table, frame: pd.DataFrame) -> WriteOutcome:
+    def _merge(self, table: Table, frame: pd.DataFrame, *, track_rows: bool) -> WriteOutcome:
         identity = IDENTITIES[table.name]
         stage = self._stage(table, list(frame.columns))
         _bulk_insert(self.session, stage, encode_rows(stage, frame, self.dialect))
@@ -404,7 +399,8 @@ class BatchWriter:
         # identities this batch already wrote: duplicates within the load
         outcome.duplicate_rows, outcome.duplicate_reasons = self._duplicates(table, stage, same)
         # values that changed since an earlier batch: update and audit
-        compared = [c for c in frame.columns if c not in identity and c not in PROVENANCE]
+        ignored = (*identity, *PROVENANCE, *DERIVED.get(table.name, ()))
+        compared = [c for c in frame.columns if c not in ignored]
         differs = or_(*(table.c[c].is_distinct_from(stage.c[c]) for c in compared))
         pk = next(iter(table.primary_key.columns))
         changed_query = (
@@ -421,11 +417,17 @@ class BatchWriter:
         if changed:
             self._apply_changes(table, pk.name, compared, changed)
         outcome.updated = len(changed)
+        new = not_(exists().where(same))
+        if track_rows:
+            outcome.changed_rows = [int(r["new_source_row"]) for r in changed]
+            outcome.changed_rows += [
+                int(r) for r in self.session.scalars(select(stage.c.source_row).where(new))
+            ]
         # new identities: insert in SQL from the stage
         inserted = self.session.execute(
             insert(table).from_select(
                 list(frame.columns),
-                select(*(stage.c[c] for c in frame.columns)).where(not_(exists().where(same))),
+                select(*(stage.c[c] for c in frame.columns)).where(new),
             ),
             execution_options={"preserve_rowcount": True},  # else -1 on some drivers
         )
@@ -582,9 +584,9 @@ class BatchWriter:
                 ).where(table.c.source == source, table.c.case_key.in_(part))
             ).all()
             frame = pd.DataFrame(rows, columns=["id", "case", "version", "report"])
-            version = frame["version"].astype("float64").fillna(-1)  # None: object dtype
-            report = pd.to_numeric(frame["report"], errors="coerce").fillna(0)
-            frame["order_key"] = version * 1e12 + report
+            frame["order_key"] = pd.to_numeric(frame["version"], errors="coerce").fillna(
+                -1
+            ) * 1e12 + pd.to_numeric(frame["report"], errors="coerce").fillna(0)
             latest = frame.loc[frame.groupby("case")["order_key"].idxmax(), "id"]
             self.session.execute(
                 update(table)

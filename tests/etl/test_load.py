@@ -143,7 +143,11 @@ def test_loading_the_same_files_again_changes_nothing(store: str, tidy_export: P
 
     assert again.status == "unchanged"
     assert again.exit_code == 0
-    assert f"identical to load batch {first.batch_id}" in again.message
+    assert (
+        again.message
+        == f"nothing changed: the {ROWS} row(s) read are in the store with these values"
+    )
+    assert (first.batch_id, again.batch_id) == (1, 2)
     after = snapshot(store)
     audit_before, audit_after = before.pop("audit_log"), after.pop("audit_log")
     assert_same_store(before, after)
@@ -161,7 +165,7 @@ def test_same_rows_in_a_new_file_are_recognised_as_unchanged(store: str, tidy_ex
 
     report = load([tidy_export], "tidy", database_url=store, actor="test")
 
-    assert report.status == "committed"
+    assert report.status == "unchanged"
     assert sum(r.inserted + r.updated for r in report.files.values()) == 0
     assert sum(r.unchanged for r in report.files.values()) == ROWS
     after = snapshot(store)

@@ -183,7 +183,8 @@ def test_load_prints_a_summary_and_exits_0(tmp_path: Path) -> None:
     assert "24 row(s) added, 0 corrected, 0 unchanged" in result.output
     again = runner.invoke(app, ["--database-url", url, "load", str(export)])
     assert again.exit_code == 0
-    assert "identical to load batch 1: nothing changed" in again.output
+    assert "Load batch 2: unchanged" in again.output
+    assert "nothing changed: the 24 row(s) read are in the store with these values" in again.output
 
 
 def test_load_with_rejections_exits_1_and_writes_them(tmp_path: Path) -> None:
