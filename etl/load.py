@@ -18,6 +18,9 @@ the normalisation into the store, in one database transaction:
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import gc
 import hashlib
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -209,8 +212,8 @@ class _Run:
     def _remember_rejected_subjects(
         self, frame: pd.DataFrame, prepared: pd.DataFrame, failed: pd.DataFrame
     ) -> None:
-        rows = pd.concat([prepared["row"], failed["row"]]).dropna().astype(int)
-        if len(rows):
+        rows = {int(row) for row in (*prepared["row"].dropna(), *failed["row"].dropna())}
+        if rows:
             bad = frame[frame["_row"].isin(rows)]
             self.rejected_subjects.update(dict(zip(bad["subject_id"], bad["_row"], strict=True)))
 
@@ -235,7 +238,11 @@ class _Run:
             found = found.drop_duplicates("subject_key", keep=False)  # a key in two studies
             found["infusion_date"] = pd.to_datetime(found["infusion_date"])
             found["death_date"] = pd.to_datetime(found["death_date"])
-            self.context = pd.concat([self.context, found.set_index("subject_key")])
+            found = found.set_index("subject_key")
+            if self.context.empty:  # concat with an empty frame would guess dtypes (FutureWarning)
+                self.context = found
+            elif len(found):
+                self.context = pd.concat([self.context, found])
         return self.context
 
     # ---- writing ----------------------------------------------------------------------------
@@ -482,6 +489,7 @@ def load_faers(
                 for name, rows in export.rows_read.items():
                     progress(name, rows)
             del export  # the next quarter is read without this one in memory
+            _return_freed_memory()
 
     return run_batch(
         "faers",
@@ -495,6 +503,17 @@ def load_faers(
         policy=policy,
         progress=progress,
     )
+
+
+def _return_freed_memory() -> None:
+    """Give the memory freed by a quarter back to the system (glibc keeps it otherwise, and
+    the resident size of a long load then grows with every quarter); a no-op elsewhere."""
+    gc.collect()
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
 
 
 def run_batch(

@@ -199,7 +199,7 @@ def parse_numbers(text: pd.Series) -> pd.DataFrame:
     parsed = value.notna()
     # pandas 2's C parser can be off by one unit in the last place for extreme exponents; the
     # values it accepted are re-read with Python's correctly rounded float().
-    value.loc[parsed] = stripped[parsed].map(float)
+    value.loc[parsed] = stripped[parsed].map(float).astype("float64")  # empty: object
     operator = pd.Series(None, index=text.index, dtype=object)
     empty = stripped == ""
     rest = value.isna() & ~empty

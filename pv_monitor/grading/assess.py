@@ -124,41 +124,39 @@ def assess(
     )
     times = grade_icans(grade_crs(times, crs_criteria), icans_criteria)
     syndromes = (("crs", crs_criteria), ("icans", icans_criteria))
-    grades = pd.concat(
-        [
-            *(
-                rows[["subject_id", "infusion_id", "study_day"]].assign(
-                    granularity=granularity,
-                    assessed_at=rows["assessed_at"]
-                    if granularity == "time_point"
-                    else _no_time(rows),
-                    syndrome=syndrome,
-                    criteria_version=criteria.version,
-                    grade=rows[f"{syndrome}_grade"],
-                    reason=rows[f"{syndrome}_reason"],
-                    provisional=rows[f"{syndrome}_provisional"],
-                )
-                for granularity, rows in (("day", daily), ("time_point", times))
-                for syndrome, criteria in syndromes
-            ),
-            _day_grades(grade_icaht(days.labs[days.labs["code"].isin(["ANC", "PLT"])], extent)),
-            _day_grades(grade_labs(days.labs)),
-        ],
-        ignore_index=True,
-    )[list(GRADE_COLUMNS)]
-    episodes = pd.concat(
-        [
-            fold_episodes(
-                keys.assign(grade=daily[f"{syndrome}_grade"]),
-                syndrome,
-                criteria.version,
-                rule,
-                days.drug_days,
+    parts = [
+        *(
+            rows[["subject_id", "infusion_id", "study_day"]].assign(
+                granularity=granularity,
+                assessed_at=rows["assessed_at"] if granularity == "time_point" else _no_time(rows),
+                syndrome=syndrome,
+                criteria_version=criteria.version,
+                grade=rows[f"{syndrome}_grade"],
+                reason=rows[f"{syndrome}_reason"],
+                provisional=rows[f"{syndrome}_provisional"],
             )
-            for syndrome, criteria in (("crs", crs_criteria), ("icans", icans_criteria))
-        ],
-        ignore_index=True,
-    )
+            for granularity, rows in (("day", daily), ("time_point", times))
+            for syndrome, criteria in syndromes
+        ),
+        _day_grades(grade_icaht(days.labs[days.labs["code"].isin(["ANC", "PLT"])], extent)),
+        _day_grades(grade_labs(days.labs)),
+    ]
+    # empty parts left out (no laboratory grades is an untyped empty frame): concat would
+    # guess dtypes from them (FutureWarning)
+    grades = pd.concat([part for part in parts if len(part)] or parts[:1], ignore_index=True)
+    grades = grades[list(GRADE_COLUMNS)]
+    folded = [
+        fold_episodes(
+            keys.assign(grade=daily[f"{syndrome}_grade"]),
+            syndrome,
+            criteria.version,
+            rule,
+            days.drug_days,
+        )
+        for syndrome, criteria in (("crs", crs_criteria), ("icans", icans_criteria))
+    ]
+    # a syndrome without episodes is an untyped empty frame: concat would guess dtypes from it
+    episodes = pd.concat([part for part in folded if len(part)] or folded[:1], ignore_index=True)
     screens = screen_iec_hs(days.labs, _resolving_from(daily, episodes), extent)
     return Assessment(daily, grades, episodes, screens, times)
 

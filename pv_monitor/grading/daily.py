@@ -314,13 +314,13 @@ def build_daily_assessments(
     drugs = _with_datetimes(drugs, "started_at", "ended_at")
     measurements = measurements[~measurements["other_cause"].astype(bool)]
     observations = observations[~observations["other_cause"].astype(bool)]
-    last_record = pd.concat(
-        [
-            measurements.groupby("subject_id")["at"].max(),
-            observations.groupby("subject_id")["at"].max(),
-            drugs.groupby("subject_id")["started_at"].max(),
-        ]
-    )
+    latest = [
+        measurements.groupby("subject_id")["at"].max(),
+        observations.groupby("subject_id")["at"].max(),
+        drugs.groupby("subject_id")["started_at"].max(),
+    ]
+    # empty parts left out: concat would guess the dtype from them (FutureWarning)
+    last_record = pd.concat([part for part in latest if len(part)] or latest[:1])
     last_record = pd.to_datetime(last_record).groupby(level=0).max()
     inf, starts = _windows(infusions, last_record)
     lengths = (inf["last_day"] - FIRST_DAY + 1).to_numpy()

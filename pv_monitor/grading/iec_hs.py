@@ -133,7 +133,11 @@ def screen_iec_hs(
             rows.append({**base, **_empty("negative", "no day after day 0 met the screen")})
         else:
             rows.append({**base, **_empty(None, "not computable: no ferritin after day 0")})
-    return pd.DataFrame(rows)
+    columns = ["infusion_id", "subject_id", "score", "score_version", "timepoint", "study_day",
+               "value", "category", "inputs", "reason"]  # fmt: skip
+    screens = pd.DataFrame(rows, columns=columns)
+    screens["study_day"] = screens["study_day"].astype("Int64")  # as the scores': concat-safe
+    return screens
 
 
 def _empty(category: str | None, reason: str) -> dict[str, object]:

@@ -101,7 +101,7 @@ def reconcile(
     no_match = rows["episode_number"].isna()
     derived_grade = np.where(
         no_match,
-        np.where(rows["reported_grade"] == 0, rows["highest"].fillna(0), 0),
+        np.where(rows["reported_grade"] == 0, rows["highest"].astype("float64").fillna(0), 0),
         rows["peak_grade"],
     )
     rows["derived_grade"] = pd.array(np.where(graded, derived_grade, np.nan)).astype("Int64")
@@ -133,14 +133,14 @@ def reconcile(
             "subject": unreported["subject"],
             "syndrome": unreported["syndrome"],
             "scale": None,
-            "reported_grade": pd.NA,
+            "reported_grade": np.nan,
             "reported_onset_day": np.nan,
             "derived_episode": unreported["episode_number"],
             "derived_onset_day": unreported["onset_day"],
             "derived_grade": unreported["peak_grade"],
             "status": "not reported",
         }
-    )
+    ).astype(rows[list(RECONCILIATION_COLUMNS)].dtypes.to_dict())  # concat guesses no dtype
     table = pd.concat([rows[list(RECONCILIATION_COLUMNS)], extra], ignore_index=True)
     for column in ("reported_grade", "derived_grade", "derived_episode"):
         table[column] = pd.to_numeric(table[column]).astype("Float64").astype("Int64")

@@ -358,26 +358,28 @@ def verify_audit_chain(session: Session, *, batch_size: int = 10_000) -> ChainVe
     previous = GENESIS_SHA256
     checked = 0
     query = select(AuditLog).order_by(AuditLog.audit_log_id).execution_options(yield_per=batch_size)
-    for entry in session.scalars(query):
-        if entry.previous_sha256 != previous:
-            return ChainVerification(
-                False, checked, entry.audit_log_id, "does not follow the entry before it"
+    # a server-side cursor on PostgreSQL (yield_per): closed on an early return too
+    with session.scalars(query) as entries:
+        for entry in entries:
+            if entry.previous_sha256 != previous:
+                return ChainVerification(
+                    False, checked, entry.audit_log_id, "does not follow the entry before it"
+                )
+            expected = entry_digest(
+                previous,
+                occurred_at=entry.occurred_at,
+                actor=entry.actor,
+                action=entry.action,
+                table_name=entry.table_name,
+                record_key=entry.record_key,
+                old_value=entry.old_value,
+                new_value=entry.new_value,
+                reason=entry.reason,
             )
-        expected = entry_digest(
-            previous,
-            occurred_at=entry.occurred_at,
-            actor=entry.actor,
-            action=entry.action,
-            table_name=entry.table_name,
-            record_key=entry.record_key,
-            old_value=entry.old_value,
-            new_value=entry.new_value,
-            reason=entry.reason,
-        )
-        if entry.row_sha256 != expected:
-            return ChainVerification(
-                False, checked, entry.audit_log_id, "content changed after it was written"
-            )
-        previous = entry.row_sha256
-        checked += 1
+            if entry.row_sha256 != expected:
+                return ChainVerification(
+                    False, checked, entry.audit_log_id, "content changed after it was written"
+                )
+            previous = entry.row_sha256
+            checked += 1
     return ChainVerification(True, checked)

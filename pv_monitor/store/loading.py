@@ -659,9 +659,9 @@ class BatchWriter:
                 ).where(table.c.source == source, table.c.case_key.in_(part))
             ).all()
             frame = pd.DataFrame(rows, columns=["id", "case", "version", "report"])
-            frame["order_key"] = frame["version"].fillna(-1).astype(float) * 1e12 + pd.to_numeric(
-                frame["report"], errors="coerce"
-            ).fillna(0)
+            frame["order_key"] = pd.to_numeric(frame["version"], errors="coerce").fillna(
+                -1
+            ) * 1e12 + pd.to_numeric(frame["report"], errors="coerce").fillna(0)
             latest = frame.loc[frame.groupby("case")["order_key"].idxmax(), "id"]
             self.session.execute(
                 update(table)

@@ -142,7 +142,7 @@ def raise_potential_signals(
         )
     }
     query = select(Product.generic_name, Product.product_id)
-    products = dict(session.execute(query).tuples().all())
+    products = dict(session.execute(query).all())
     today = run.started_at.date()
     number = _next_number(session, today.year)
     created: list[Signal] = []

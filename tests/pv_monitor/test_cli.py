@@ -92,7 +92,8 @@ def test_demo_loads_its_synthetic_export_into_a_migrated_store(
     demo = tmp_path / "pv-monitor-demo"
     tidy = demo / "export" / "tidy"
     assert (demo / "export" / "sdtm" / "dm.csv").exists()
-    observations = sum(1 for _ in (tidy / "observations.csv").open()) - 1
+    with (tidy / "observations.csv").open() as lines:
+        observations = sum(1 for _ in lines) - 1
     engine = create_store_engine(sqlite_url(demo / "pv_monitor_demo.db"))
     with engine.connect() as connection:
         version = connection.execute(text("SELECT version_num FROM alembic_version"))
