@@ -47,6 +47,7 @@ __all__ = [
     "HashingReader",
     "SourceFile",
     "read_csv_chunks",
+    "text_encoding",
 ]
 
 CHUNK_ROWS = 100_000
@@ -505,6 +506,12 @@ def _check_text(path: Path, *, delimiter: str, encoding: str) -> tuple[str, _Sca
         "the file is neither UTF-8 nor Windows-1252 text; save it as UTF-8 (CSV UTF-8 in Excel) "
         "and load it again",
     )
+
+
+def text_encoding(path: Path, *, delimiter: str, encoding: str) -> str:
+    """The encoding :func:`read_csv_chunks` reads ``path`` with: ``encoding`` as given, or for
+    :data:`AUTO` UTF-8 else Windows-1252 (raises :class:`FileProblem` when it is neither)."""
+    return _check_text(path, delimiter=delimiter, encoding=encoding)[0]
 
 
 def _separator(delimiter: str) -> int:
