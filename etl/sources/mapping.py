@@ -28,8 +28,8 @@ also through a symbolic link, is refused without opening the file); ``format`` i
 ``excel`` (default: ``excel`` for .xlsx/.xlsm, else ``csv``); ``sheet`` (excel; default the
 first sheet); ``header_rows`` (default 1); ``delimiter`` (csv, default ``,``) and ``encoding``
 (csv; when not given, UTF-8 (a byte-order mark dropped), else Windows-1252, noted, as for
-SDTM and tidy CSV; a given encoding is used as given); ``subject_id``: the column holding the subject's identifier
-(required); ``missing_values``: see below.
+SDTM and tidy CSV; a given encoding is used as given); ``subject_id``: the column holding the
+subject's identifier (required); ``missing_values``: see below.
 
 Missing values: in every column the mapping uses, a cell whose text is one of the missing
 values (compared ignoring case and surrounding spaces, numbers by value) is read as empty, and
