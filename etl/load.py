@@ -160,6 +160,8 @@ class _Run:
         self.subjects_written = False
         self.context = pd.DataFrame(columns=["subject_id", "infusion_date", "death_date"])
         self.rejected_subjects: dict[str, int] = {}
+        self.file_savepoint: tuple[str, Any] | None = None
+        """Under accept-partial: the file being written and its SAVEPOINT."""
 
     @property
     def writing(self) -> bool:
@@ -186,6 +188,34 @@ class _Run:
     def rejected_rows(self) -> int:
         """Rows rejected (a row with several rejections, or a whole file, counts once)."""
         return sum(report.rejected for report in self.files.values())
+
+    # ---- files: all of a file or none of it (accept-partial) --------------------------------
+
+    def begin_file(self, chunk: Chunk) -> None:
+        """Under accept-partial, open a SAVEPOINT for the child file ``chunk`` starts, so that a
+        file the reader rejects partway leaves nothing of itself (docs/decisions.md 78)."""
+        if self.policy != ACCEPT_PARTIAL or chunk.kind == Kind.SUBJECTS:
+            return
+        self.write_subjects()  # subjects belong to their own file, not to this one
+        self.collect()
+        savepoint = self.store.call(self.writer.session.begin_nested)
+        self.file_savepoint = (chunk.file, savepoint)
+
+    def end_file(self, rejected_files: set[str]) -> None:
+        """Close the open file's SAVEPOINT: rolled back when the reader rejected the file
+        (its counts then say nothing was added), else released."""
+        if self.file_savepoint is None:
+            return
+        file, savepoint = self.file_savepoint
+        self.file_savepoint = None
+        self.collect()
+        if file not in rejected_files:
+            self.store.call(savepoint.commit)
+            return
+        self.store.call(savepoint.rollback)
+        self.store.call(self.writer.forget_rolled_back)
+        report = self.report(file)
+        report.inserted = report.updated = report.unchanged = 0
 
     # ---- chunks ---------------------------------------------------------------------------
 
@@ -443,8 +473,14 @@ def load_source(
     """Load a tidy, SDTM or mapped export as one batch (see the module docstring)."""
 
     def write(run: _Run) -> None:
+        current: str | None = None
         for chunk in source.chunks():
+            if chunk.file != current:
+                run.end_file(_rejected_files(source.log.problems))
+                run.begin_file(chunk)
+                current = chunk.file
             run.take(chunk)
+        run.end_file(_rejected_files(source.log.problems))
         run.write_subjects()
         for problem in source.log.problems:
             run.reject(problem)
@@ -503,6 +539,11 @@ def load_faers(
         policy=policy,
         progress=progress,
     )
+
+
+def _rejected_files(problems: list[pd.DataFrame]) -> set[str]:
+    """The files a reader rejected as a whole (its file problems)."""
+    return {str(name) for problem in problems for name in problem["file"].unique()}
 
 
 def _return_freed_memory() -> None:

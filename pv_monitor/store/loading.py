@@ -47,6 +47,7 @@ from sqlalchemy import (
     exists,
     func,
     insert,
+    inspect,
     not_,
     or_,
     select,
@@ -623,6 +624,18 @@ class BatchWriter:
         )
         self.session.execute(statement, updates)
         record_changes(self.session, changes, actor=self.actor)
+
+    def forget_rolled_back(self) -> None:
+        """After a SAVEPOINT was rolled back: forget the reference rows and temporary tables it
+        may have created (they are looked up or created again when next needed)."""
+        self._studies.clear()
+        self._sites.clear()
+        self._products.clear()
+        inspector = inspect(self.session.connection())
+        for tables in (self._stages, self._seen):
+            for name, table in list(tables.items()):
+                if not inspector.has_table(table.name):
+                    del tables[name]
 
     def close(self) -> None:
         """Drop the staging tables (PostgreSQL drops them at commit anyway)."""

@@ -342,3 +342,26 @@ def test_a_killed_load_leaves_the_store_as_it_was(
     report = load([tmp_path / "v2"], "tidy", database_url=store, actor="test")
     assert report.status == "committed"
     assert report.files["observations.csv"].updated == 1
+
+
+def test_a_file_rejected_partway_leaves_nothing_of_itself_under_accept_partial(
+    store: str, tmp_path: Path
+) -> None:
+    # 160,000 more observations, a row with one field too many past the first chunk (100,000
+    # rows): the reader has handed over the first chunk when it finds the bad row
+    times = pd.date_range("2024-04-01", periods=160_000, freq="min").strftime("%Y-%m-%dT%H:%M")
+    extra = [f"S-001,{at},TEMP,37.{i % 10},C," for i, at in enumerate(times)]
+    extra.insert(150_000, "S-001,2024-03-16T08:00,TEMP,37.0,C,,one field too many")
+    folder = write_export(tmp_path / "export", observations=OBSERVATIONS + "\n".join(extra) + "\n")
+    report = load([folder], "tidy", database_url=store, actor="test", policy=ACCEPT_PARTIAL)
+    assert report.status == "partial"
+    rejected = report.rejections[report.rejections["file"] == "observations.csv"]
+    assert rejected["rule"].tolist() == ["unreadable_file"]
+    observations = report.files["observations.csv"]
+    assert (observations.inserted, observations.updated, observations.unchanged) == (0, 0, 0)
+    for table in OBSERVATION_TABLES:
+        assert count(store, table) == 0, table
+    # the other files are stored
+    assert count(store, "subject") == 3
+    assert count(store, "drug_exposure") == count(store, "adverse_event") == 3
+    assert report.files["medications.csv"].inserted == 3
