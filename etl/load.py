@@ -25,6 +25,7 @@ import hashlib
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -42,6 +43,7 @@ from etl.sources.files import SourceFile
 from pv_monitor.store.engine import create_store_engine, session_factory
 from pv_monitor.store.loading import (
     BatchWriter,
+    LoadLock,
     WriteOutcome,
     begin_batch,
     finish_batch,
@@ -252,13 +254,51 @@ class _Run:
         self.subjects_written = True
         if not self.subject_rows:
             return
-        subjects = pd.concat(self.subject_rows, ignore_index=True)
+        subjects = self._reject_repeated_subjects(pd.concat(self.subject_rows, ignore_index=True))
         context = subject_context(subjects)
         context["subject_id"] = pd.NA
         if self.writing:
             ids = self.store.call(self._write_subject_tables, subjects)
             context["subject_id"] = subjects["subject_key"].map(ids).to_numpy()
         self.context = context
+
+    def _reject_repeated_subjects(self, subjects: pd.DataFrame) -> pd.DataFrame:
+        """Reject a subject_id given again later in the batch (in another chunk or file of the
+        same study, or in another study): child files name a subject by subject_id alone."""
+        repeated = subjects["subject_key"].duplicated(keep="first")
+        if not repeated.any():
+            return subjects
+        first = subjects[~repeated].set_index("subject_key")
+        later = subjects[repeated]
+        earlier = first.loc[later["subject_key"]]
+        where = (
+            earlier["_file"].astype(str) + " row " + earlier["source_row"].astype(str)
+        ).to_numpy()
+        same_study = earlier["study_key"].to_numpy() == later["study_key"].to_numpy()
+        reason = np.where(
+            same_study,
+            "duplicate subject (same study and subject_id) of " + where,
+            "subject_id "
+            + later["subject_key"].to_numpy()
+            + " is also in study "
+            + earlier["study_key"].to_numpy()
+            + " ("
+            + where
+            + "): child files name a subject by subject_id alone, so it must be unique in a load",
+        )
+        later = later.assign(_reason=reason)
+        for file, rows in later.groupby("_file", sort=False):
+            self.reject(
+                rejections.rejections(
+                    str(file),
+                    rows=rows["source_row"],
+                    field="subject_id",
+                    values=rows["subject_key"],
+                    rule="duplicate",
+                    reason=rows["_reason"],
+                )
+            )
+        return subjects[~repeated].reset_index(drop=True)
 
     def _write_subject_tables(self, subjects: pd.DataFrame) -> dict[str, int]:
         writer = self.writer
@@ -510,8 +550,11 @@ def run_batch(
     }
     engine = create_store_engine(database_url)
     make_session = session_factory(engine)
+    held = ExitStack()
     try:
         require_current_schema(engine)
+        # one load at a time; ``notes`` is the reader's list, which it may extend while it reads
+        notes.extend(_waited(held.enter_context(LoadLock(engine))))
         with make_session() as session:
             try:
                 with session.begin():
@@ -549,7 +592,15 @@ def run_batch(
                     batch.message = f"{type(error).__name__}: {error}"[:2000]
                 raise
     finally:
+        held.close()
         engine.dispose()
+
+
+def _waited(lock: LoadLock) -> list[str]:
+    """A note when the load waited for another load of the store to finish."""
+    if lock.waited < 1:
+        return []
+    return [f"waited {lock.waited:.0f} s for another load of this store to finish"]
 
 
 # ---- FAERS ------------------------------------------------------------------------------------

@@ -40,6 +40,10 @@ _DATE = re.compile(
 )
 
 
+MIN_YEAR, MAX_YEAR = 1900, 2199
+"""Years a date may have: earlier or later ones are typing errors (``0024-03-15``, ``9999-12-31``
+as "unknown") and would not fit the store's time stamps."""
+
 _FAST_FORMATS = (
     (16, "%Y-%m-%dT%H:%M", "minute"),
     (16, "%Y-%m-%d %H:%M", "minute"),
@@ -59,7 +63,8 @@ def parse_dates(text: pd.Series) -> pd.DataFrame:
         Same index as ``text``: ``datetime`` (complete dates and date-times; NaT for partial,
         empty or invalid values), ``year`` and ``month`` (float, for partial dates),
         ``precision`` (year, month, day, minute, second or None), ``empty`` and ``invalid``
-        (not an ISO 8601 date, or not a calendar date such as 2014-02-30).
+        (not an ISO 8601 date, not a calendar date such as 2014-02-30, or a year outside
+        :data:`MIN_YEAR` to :data:`MAX_YEAR`).
     """
     stripped = text.fillna("").astype(str).str.strip()
     lengths = stripped.str.len()
@@ -73,7 +78,7 @@ def parse_dates(text: pd.Series) -> pd.DataFrame:
         if not candidates.any():
             continue
         parsed = pd.to_datetime(stripped[candidates], format=pattern, errors="coerce")
-        good = parsed.notna()
+        good = parsed.notna() & parsed.dt.year.between(MIN_YEAR, MAX_YEAR)
         rows = parsed.index[good]
         value.loc[rows] = parsed[good]
         precision.loc[rows] = level
@@ -136,7 +141,8 @@ def _parse_dates_slowly(text: pd.Series) -> pd.DataFrame:
         ),
         errors="coerce",
     )
-    valid = parts["year"].notna() & month_ok & time_ok & (~complete | stamp.notna())
+    year_ok = numbers["year"].between(MIN_YEAR, MAX_YEAR)
+    valid = year_ok & month_ok & time_ok & (~complete | stamp.notna())
     return pd.DataFrame(
         {
             "datetime": stamp.where(valid & complete),
@@ -201,9 +207,11 @@ def parse_numbers(text: pd.Series) -> pd.DataFrame:
         parts = stripped[rest].str.extract(_NUMBER)
         value.loc[rest] = pd.to_numeric(parts["number"], errors="coerce")
         operator.loc[rest] = parts["operator"].astype(object).where(parts["operator"].notna(), None)
+    value = value.astype(float)
+    value = value.where(np.isfinite(value))  # inf, 1e400: no measurement is infinite
     return pd.DataFrame(
         {
-            "value": value.astype(float),
+            "value": value,
             "operator": operator.astype(object).where(operator.notna(), None),
             "empty": empty,
             "invalid": ~empty & value.isna(),

@@ -44,6 +44,8 @@ import pandas as pd
 from etl import rejections
 from etl.contracts import Kind
 from etl.normalise import (
+    MAX_YEAR,
+    MIN_YEAR,
     controlled,
     factorize_pairs,
     impute,
@@ -64,6 +66,10 @@ from pv_monitor.vocabulary import (
 )
 
 DISEASE_CODES = ("MRD", "RESPONSE", "ANTIGEN_STATUS")
+_DATE_HINT = f" (a real calendar date from {MIN_YEAR} to {MAX_YEAR}, e.g. 2024-03-15 or 2024-03)"
+_DATE_TIME_HINT = (
+    f" (a real date from {MIN_YEAR} to {MAX_YEAR}, e.g. 2024-03-15T08:30 or 2024-03-15)"
+)
 SYNDROME_TERMS = {
     "cytokine release syndrome": "crs",
     "crs": "crs",
@@ -206,10 +212,12 @@ def _compared(frame: pd.DataFrame, natural: pd.Series) -> pd.Series:
 
 
 def _subject_dates(context: pd.DataFrame, keys: pd.Series, column: str) -> pd.Series:
-    """A context column for each row's subject (looked up once per distinct subject)."""
+    """A date column of the context for each row's subject (looked up once per distinct
+    subject); always datetimes, NaT for a subject the context does not hold (so that a chunk
+    whose subjects are all unknown is rejected row by row, not failed on a column of objects)."""
     codes, distinct = pd.factorize(keys, use_na_sentinel=False)
-    values = context[column].reindex(distinct).to_numpy()
-    return pd.Series(values[codes], index=keys.index)
+    values = pd.to_datetime(context[column].reindex(distinct)).to_numpy()
+    return pd.Series(values[codes], index=keys.index, dtype="datetime64[ns]")
 
 
 def _known_subjects(rej: _Rejector, subject: pd.Series, context: pd.DataFrame) -> None:
@@ -260,7 +268,8 @@ def prepare_subjects(frame: pd.DataFrame, file: str) -> Prepared:
         ~complete,
         "infusion_date",
         "date",
-        "infusion_date must be a full date (YYYY-MM-DD): it is day 0 of everything",
+        "infusion_date must be a full date (YYYY-MM-DD, a real calendar date from "
+        f"{MIN_YEAR} to {MAX_YEAR}): it is day 0 of everything",
     )
     weight = parse_numbers(_text(frame, "weight_kg"))
     rej.reject(
@@ -277,7 +286,9 @@ def prepare_subjects(frame: pd.DataFrame, file: str) -> Prepared:
         "dose_cells must be a positive number of cells",
     )
     death = parse_dates(_text(frame, "death_date"))
-    rej.reject(death["invalid"], "death_date", "date", "death_date is not an ISO 8601 date")
+    rej.reject(
+        death["invalid"], "death_date", "date", "death_date is not an ISO 8601 date" + _DATE_HINT
+    )
     contact = parse_dates(_text(frame, "last_contact_date"))
     rej.reject(
         contact["invalid"] | contact["precision"].isin(["year", "month"]),
@@ -358,7 +369,12 @@ def prepare_observations(frame: pd.DataFrame, file: str, context: pd.DataFrame) 
     )
     observed_at = _text(frame, "observed_at")
     when = parse_dates(observed_at)
-    rej.reject(when["invalid"], "observed_at", "date", "observed_at is not an ISO 8601 date-time")
+    rej.reject(
+        when["invalid"],
+        "observed_at",
+        "date",
+        "observed_at is not an ISO 8601 date-time" + _DATE_TIME_HINT,
+    )
     in_disease = code.isin(DISEASE_CODES)
     rej.reject(
         when["precision"].isin(["year", "month"]) & ~in_disease,
@@ -621,9 +637,13 @@ def prepare_medications(frame: pd.DataFrame, file: str, context: pd.DataFrame) -
         "required",
         "started_at is empty; a value is required",
     )
-    rej.reject(started["invalid"], "started_at", "date", "started_at is not an ISO 8601 date")
+    rej.reject(
+        started["invalid"], "started_at", "date", "started_at is not an ISO 8601 date" + _DATE_HINT
+    )
     ended = parse_dates(_text(frame, "ended_at"))
-    rej.reject(ended["invalid"], "ended_at", "date", "ended_at is not an ISO 8601 date")
+    rej.reject(
+        ended["invalid"], "ended_at", "date", "ended_at is not an ISO 8601 date" + _DATE_HINT
+    )
     infusion = _subject_dates(context, subject, "infusion_date")
     death = _subject_dates(context, subject, "death_date")
     start, start_flag = impute(started, "first")
@@ -704,7 +724,9 @@ def prepare_adverse_events(frame: pd.DataFrame, file: str, context: pd.DataFrame
     _known_subjects(rej, subject, context)
     term = _text(frame, "term")
     onset = parse_dates(_text(frame, "onset_date"))
-    rej.reject(onset["invalid"], "onset_date", "date", "onset_date is not an ISO 8601 date")
+    rej.reject(
+        onset["invalid"], "onset_date", "date", "onset_date is not an ISO 8601 date" + _DATE_HINT
+    )
     resolved = parse_dates(_text(frame, "resolved_date"))
     rej.reject(
         resolved["invalid"], "resolved_date", "date", "resolved_date is not an ISO 8601 date"
@@ -780,7 +802,7 @@ def prepare_adverse_events(frame: pd.DataFrame, file: str, context: pd.DataFrame
             "resolved_date": end.dt.date.where(end.notna(), None),
             "resolved_date_source_value": _nullable(_text(frame, "resolved_date")),
             "date_imputation": _join_flags(onset=start_flag, resolution=end_flag),
-            "reported_grade": grade["value"].astype("Int64"),
+            "reported_grade": grade["value"].where(~bad_grade).astype("Int64"),
             "grading_scale": scale["value"],
             "serious": serious["value"].map({"true": True, "false": False}),
             "outcome": outcome["value"],

@@ -15,6 +15,8 @@ Examples
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 
 COLUMNS = ("file", "row", "field", "value", "rule", "reason")
@@ -38,6 +40,8 @@ RULES: dict[str, str] = {
     "max_length": "a value is longer than its field allows (64 for identifiers, else 255)",
     "formula": "text starting like a spreadsheet formula (=, +, - or @): CSV injection",
     "sql": "text containing an SQL statement fragment",
+    "control_character": "a control character (NUL, a bell, an escape...) in a value; tab and line "
+    "breaks are allowed in free text only",
     # values
     "number": "not a number (decimal commas are not guessed), or a negative dose",
     "range": "a number impossible for its code (grade not 0-5, FAERS age over 150 years)",
@@ -73,6 +77,32 @@ def _known(rule: str) -> str:
 MAX_VALUE_CHARS = 200
 """Offending values are kept up to this length (a 10 MB field is not copied into the store)."""
 
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+"""C0 and C1 control characters and DEL, except tab, line feed and carriage return."""
+LINE_CONTROLS = re.compile(r"[\t\n\r]")
+"""Tab and line breaks: text layout in free text, never part of an identifier."""
+
+
+def escape_controls(text: str) -> str:
+    r"""``text`` with every control character written as its escape (``\x00``, ``\t``, ``\n``),
+    so that a value can be shown and stored (PostgreSQL text cannot hold NUL).
+
+    Examples
+    --------
+    >>> escape_controls("CR\x00S\tgrade 2")
+    'CR\\x00S\\tgrade 2'
+    """
+    return _ANY_CONTROL.sub(_escape, text)
+
+
+_ANY_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def _escape(match: re.Match[str]) -> str:
+    character = match.group(0)
+    return _NAMED.get(character, f"\\x{ord(character):02x}")
+
 
 def empty() -> pd.DataFrame:
     """A rejection frame with no rows."""
@@ -80,9 +110,10 @@ def empty() -> pd.DataFrame:
 
 
 def shorten(values: pd.Series) -> pd.Series:
-    """Offending values as text, cut to :data:`MAX_VALUE_CHARS` characters."""
+    """Offending values as text, control characters escaped (:func:`escape_controls`), cut to
+    :data:`MAX_VALUE_CHARS` characters."""
     text = values.astype(object).where(values.notna(), None)
-    as_text = text.map(lambda v: None if v is None else str(v))
+    as_text = text.map(lambda v: None if v is None else escape_controls(str(v)))
     too_long = as_text.str.len() > MAX_VALUE_CHARS
     return as_text.where(~too_long, as_text.str.slice(0, MAX_VALUE_CHARS) + "…")
 
@@ -108,7 +139,11 @@ def rejections(
             "field": field.to_numpy() if isinstance(field, pd.Series) else [field] * n,
             "value": (shorten(values) if values is not None else pd.Series([None] * n)).to_numpy(),
             "rule": rule.to_numpy() if isinstance(rule, pd.Series) else [rule] * n,
-            "reason": reason.to_numpy() if isinstance(reason, pd.Series) else [reason] * n,
+            "reason": (
+                reason.astype(str).map(escape_controls).to_numpy()
+                if isinstance(reason, pd.Series)
+                else [escape_controls(reason)] * n
+            ),
         }
     )
 
@@ -117,7 +152,16 @@ def file_rejection(file: str, rule: str, reason: str) -> pd.DataFrame:
     """A rejection of a whole file (no row, no field)."""
     _known(rule)
     return pd.DataFrame(
-        [{"file": file, "row": None, "field": None, "value": None, "rule": rule, "reason": reason}]
+        [
+            {
+                "file": file,
+                "row": None,
+                "field": None,
+                "value": None,
+                "rule": rule,
+                "reason": escape_controls(reason),
+            }
+        ]
     )
 
 

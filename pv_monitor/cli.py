@@ -223,6 +223,7 @@ def load(
 
     from etl import FORMATS, ExportError, load
     from etl.load import ACCEPT_PARTIAL, ALL_OR_NOTHING
+    from pv_monitor.store.engine import explain_database_error
     from pv_monitor.store.migrate import StoreNotReady
 
     state = _state(ctx)
@@ -261,7 +262,11 @@ def load(
             err_console.print(f"[red]{error}[/red]")
             raise typer.Exit(2) from error
         except Exception as error:  # the store is unchanged; the batch is recorded as failed
-            err_console.print(f"[red]load failed, nothing was written: {error}[/red]")
+            explained = explain_database_error(error, state.shown_url) or (
+                f"an unexpected error stopped the load ({type(error).__name__}: {error}); please "
+                "report it to whoever maintains pv-monitor"
+            )
+            err_console.print(f"load failed, nothing was written: {explained}", style="red")
             raise typer.Exit(1) from error
     _print_load(report, rejections_csv)
     raise typer.Exit(report.exit_code)

@@ -76,6 +76,74 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN")
 
 
+_BUSY = ("database is locked", "database table is locked", "lock timeout", "deadlock detected")
+_UNREACHABLE = (
+    "connection refused",
+    "could not connect",
+    "connection failed",
+    "could not translate host name",
+    "timeout expired",
+    "server closed the connection",
+    "connection is closed",
+    "terminating connection",
+    "no route to host",
+    "name or service not known",
+)
+
+
+def explain_database_error(error: BaseException, shown_url: str) -> str | None:
+    """What a database error means to the person who ran a command, and what to do about it,
+    without the driver's traceback; None when ``error`` is not a database error.
+
+    ``shown_url`` is the store's URL with the password hidden (it is part of the message).
+
+    Examples
+    --------
+    >>> from sqlalchemy.exc import OperationalError
+    >>> error = OperationalError("INSERT ...", {}, Exception("database is locked"))
+    >>> explain_database_error(error, "sqlite:///pv.db").split(":")[0]
+    'the database is busy'
+    """
+    from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+    if not isinstance(error, SQLAlchemyError):
+        return None
+    original = error.orig if isinstance(error, DBAPIError) else error
+    said = str(original).strip().splitlines()[0] if str(original).strip() else type(error).__name__
+    lowered = said.lower()
+    if any(phrase in lowered for phrase in _BUSY):
+        return (
+            f"the database is busy: another program has been writing to {shown_url} for longer "
+            f"than the {SQLITE_BUSY_TIMEOUT_MS // 1000} s a command waits (a dashboard, a script "
+            "or an open database tool). Try again when it has finished."
+        )
+    if "password authentication failed" in lowered or (
+        "role" in lowered and "not exist" in lowered
+    ):
+        return (
+            f"the database at {shown_url} refused the user name or password ({said}); check "
+            "PV_MONITOR_DATABASE_URL or --database-url."
+        )
+    if any(phrase in lowered for phrase in _UNREACHABLE) or (
+        "database" in lowered and "does not exist" in lowered
+    ):
+        return (
+            f"cannot reach the database at {shown_url} ({said}); check that the server is "
+            "running and that PV_MONITOR_DATABASE_URL or --database-url names it."
+        )
+    if "unable to open database file" in lowered or "readonly database" in lowered:
+        return (
+            f"cannot write to the SQLite database {shown_url} ({said}); check that its folder "
+            "exists and that you may write to the file and its folder."
+        )
+    if "disk is full" in lowered or "no space left" in lowered:
+        return f"the disk holding {shown_url} is full ({said}); free some space and load again."
+    return (
+        f"the database refused the load ({said}). The batch is recorded as failed; if loading "
+        "again does not help, report this message to whoever maintains pv-monitor."
+    )
+
+
 def create_store_engine(url: str | URL, **kwargs: Any) -> Engine:
     """Create an engine for the store.
 

@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, cast
+from pathlib import Path
+from typing import IO, Any, cast
 
 import numpy as np
 import pandas as pd
@@ -46,9 +48,10 @@ from sqlalchemy import (
     not_,
     or_,
     select,
+    text,
     update,
 )
-from sqlalchemy.engine import CursorResult
+from sqlalchemy.engine import Connection, CursorResult, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -65,6 +68,11 @@ from pv_monitor.store.audit import (
 from pv_monitor.store.base import Base
 from pv_monitor.store.models import LoadBatch, LoadRejection, Product, Site, Study
 from pv_monitor.store.seed import approved_product_values
+
+try:
+    import fcntl
+except ImportError:  # Windows: SQLite's own write lock (and its busy timeout) serialise loads
+    fcntl = None  # type: ignore[assignment]
 
 IDENTITIES: dict[str, tuple[str, ...]] = {
     "subject": ("study_id", "subject_key"),
@@ -126,6 +134,73 @@ class DeleteOutcome:
     versions: int = 0
     drugs: int = 0
     reactions: int = 0
+
+
+LOAD_LOCK_KEY = 0x70766D6C
+"""PostgreSQL advisory lock key of "a load is writing to this store" (``pvml``)."""
+
+
+class LoadLock:
+    """Serialises the loads of one store: one load writes at a time, the next waits for it.
+
+    Two loads at once would otherwise race to create the same study, site or subject (on
+    PostgreSQL a ``UniqueViolation``), and the second could not see that the first has just
+    loaded the same files. The lock covers a whole load, from the identity check to the commit:
+
+    * PostgreSQL: a session-level advisory lock (:data:`LOAD_LOCK_KEY`) held on a connection of
+      its own, released when the load ends or its connection dies (a killed load leaves no lock);
+    * SQLite: an exclusive ``flock`` on ``<database>-load.lock`` beside the database file,
+      released when the load ends or its process dies (SQLite itself allows one writer at a
+      time, but only waits 30 s for it; an in-memory database needs no lock).
+
+    :attr:`waited` is how long the load waited for another one, in seconds.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.waited = 0.0
+        self._connection: Connection | None = None
+        self._file: IO[bytes] | None = None
+
+    def __enter__(self) -> LoadLock:
+        started = time.monotonic()
+        if self.engine.dialect.name == "postgresql":
+            self._connection = self.engine.connect()
+            key = {"key": LOAD_LOCK_KEY}
+            if not self._connection.scalar(text("SELECT pg_try_advisory_lock(:key)"), key):
+                self._connection.execute(text("SELECT pg_advisory_lock(:key)"), key)
+            self._connection.commit()  # the lock outlives the transaction; no idle transaction
+        else:
+            path = _sqlite_lock_path(self.engine)
+            if path is not None and fcntl is not None:
+                self._file = path.open("ab")
+                try:
+                    fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    fcntl.flock(self._file, fcntl.LOCK_EX)
+        self.waited = time.monotonic() - started
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._connection is not None:
+            try:
+                self._connection.execute(
+                    text("SELECT pg_advisory_unlock(:key)"), {"key": LOAD_LOCK_KEY}
+                )
+                self._connection.commit()
+            finally:
+                self._connection.close()  # closing the connection releases the lock anyway
+                self._connection = None
+        if self._file is not None:
+            self._file.close()  # releases the flock
+            self._file = None
+
+
+def _sqlite_lock_path(engine: Engine) -> Path | None:
+    database = engine.url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database).with_name(Path(database).name + "-load.lock")
 
 
 def begin_batch(
