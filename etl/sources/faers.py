@@ -658,7 +658,7 @@ def _read(source: SourceFile, table: str) -> _Read:
     header: _Header | None = None
     filled: dict[str, int] = {}
     try:
-        for chunk in read_csv_chunks(source, delimiter="$"):
+        for chunk in read_csv_chunks(source, delimiter="$", quoting=False):
             if header is None:
                 matched = _header(table, [c for c in chunk.columns if c != ROW])
                 if isinstance(matched, str):

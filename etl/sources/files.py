@@ -47,6 +47,7 @@ __all__ = [
     "HashingReader",
     "SourceFile",
     "read_csv_chunks",
+    "text_encoding",
 ]
 
 CHUNK_ROWS = 100_000
@@ -271,6 +272,7 @@ def read_csv_chunks(
     missing_values: Collection[str] = (),
     notes: list[str] | None = None,
     name: str | None = None,
+    quoting: bool = True,
 ) -> Iterator[pd.DataFrame]:
     """Stream a delimited text file (``.gz``: gzip-compressed) as chunks of text columns plus
     ``_row``.
@@ -290,6 +292,9 @@ def read_csv_chunks(
         a quoted one stays a value.
     notes, name
         Where the Windows-1252 fallback is noted, and the file's name in the note.
+    quoting
+        Whether ``"`` quotes a field (CSV); ``False`` for a format without quoting (FAERS
+        ASCII), where a ``"`` is an ordinary character of a value.
 
     Every value is text; missing values are empty strings. Raises :class:`FileProblem` (before
     the first chunk) for an empty, truncated or malformed file or one that is not text in
@@ -299,7 +304,7 @@ def read_csv_chunks(
     path = path.path if isinstance(path, SourceFile) else path
     if path.stat().st_size == 0:
         raise FileProblem("empty_file", "the file is empty (0 bytes)")
-    chosen, scan = _check_text(path, delimiter=delimiter, encoding=encoding)
+    chosen, scan = _check_text(path, delimiter=delimiter, encoding=encoding, quoting=quoting)
     fallback = f"{name or path.name}: not UTF-8 text; read as Windows-1252 (cp1252), the fallback"
     if chosen == WINDOWS_1252 and encoding == AUTO and notes is not None and fallback not in notes:
         notes.append(fallback)
@@ -310,11 +315,17 @@ def read_csv_chunks(
         yield frame
         return
     read = pacsv.ReadOptions(block_size=MAX_FIELD_BYTES, encoding=chosen)
-    parse = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True)
+    parse = pacsv.ParseOptions(
+        delimiter=delimiter,
+        newlines_in_values=quoting,
+        quote_char='"' if quoting else False,
+    )
     header: list[str] = []
     try:
-        header = _header(path, read, delimiter)
-        _check_last_row(path, scan, delimiter=delimiter, encoding=chosen, width=len(header))
+        header = _header(path, read, delimiter, quoting)
+        _check_last_row(
+            path, scan, delimiter=delimiter, encoding=chosen, width=len(header), quoting=quoting
+        )
         reader = pacsv.open_csv(
             path if stream is None else _decompressed(stream, path),
             read_options=read,
@@ -322,7 +333,7 @@ def read_csv_chunks(
             convert_options=_all_text(header, missing_values),
         )
     except (pa.ArrowInvalid, UnicodeDecodeError, OSError) as error:
-        raise _problem(error, path, delimiter, chosen, len(header)) from error
+        raise _problem(error, path, delimiter, chosen, len(header), quoting) from error
     clean = [_without_bom(column) for column in header]
     next_row = 1
     pending: list[pd.DataFrame] = []
@@ -333,7 +344,7 @@ def read_csv_chunks(
         except StopIteration:
             break
         except (pa.ArrowInvalid, UnicodeDecodeError, OSError) as error:
-            raise _problem(error, path, delimiter, chosen, len(header)) from error
+            raise _problem(error, path, delimiter, chosen, len(header), quoting) from error
         if missing_values:
             batch = pa.record_batch(
                 [pc.fill_null(column, "") for column in batch.columns], names=batch.schema.names
@@ -369,10 +380,13 @@ _COMPRESSIONS = {".gz": "gzip", ".bz2": "bz2", ".lz4": "lz4", ".zst": "zstd"}
 """The suffixes pyarrow decompresses when it opens a path itself."""
 
 
-def _header(path: Path, read: pacsv.ReadOptions, delimiter: str) -> list[str]:
+def _header(path: Path, read: pacsv.ReadOptions, delimiter: str, quoting: bool = True) -> list[str]:
     """The header's names (rows of the first block that do not fit it are checked later)."""
     parse = pacsv.ParseOptions(
-        delimiter=delimiter, newlines_in_values=True, invalid_row_handler=lambda _: "skip"
+        delimiter=delimiter,
+        newlines_in_values=quoting,
+        quote_char='"' if quoting else False,
+        invalid_row_handler=lambda _: "skip",
     )
     names: list[str] = pacsv.open_csv(path, read_options=read, parse_options=parse).schema.names
     return names
@@ -482,13 +496,15 @@ def _scan(path: Path, separator: int) -> _Scan:
     return _Scan(utf8, windows, b"".join(tail).rstrip(b"\r\n"), quotes, before, whole)
 
 
-def _check_text(path: Path, *, delimiter: str, encoding: str) -> tuple[str, _Scan]:
+def _check_text(
+    path: Path, *, delimiter: str, encoding: str, quoting: bool = True
+) -> tuple[str, _Scan]:
     """One pass over the bytes: the encoding to read with, and no quote left open at the end."""
     scan = _scan(path, _separator(delimiter))
     quotes = scan.quotes_before + _count_quotes(
         scan.tail, scan.before, _NEWLINE, _separator(delimiter)
     )
-    if quotes % 2:
+    if quoting and quotes % 2:
         raise FileProblem(
             "unreadable_file",
             "the file ends inside a quoted field (a quote is opened and never closed): it is "
@@ -507,6 +523,12 @@ def _check_text(path: Path, *, delimiter: str, encoding: str) -> tuple[str, _Sca
     )
 
 
+def text_encoding(path: Path, *, delimiter: str, encoding: str) -> str:
+    """The encoding :func:`read_csv_chunks` reads ``path`` with: ``encoding`` as given, or for
+    :data:`AUTO` UTF-8 else Windows-1252 (raises :class:`FileProblem` when it is neither)."""
+    return _check_text(path, delimiter=delimiter, encoding=encoding)[0]
+
+
 def _separator(delimiter: str) -> int:
     return ord(delimiter) if len(delimiter) == 1 else _NEWLINE
 
@@ -518,7 +540,9 @@ def _count_quotes(block: bytes, before: int, after: int, separator: int) -> int:
     return len(_structural_quotes(arr, before, after, separator))
 
 
-def _check_last_row(path: Path, scan: _Scan, *, delimiter: str, encoding: str, width: int) -> None:
+def _check_last_row(
+    path: Path, scan: _Scan, *, delimiter: str, encoding: str, width: int, quoting: bool = True
+) -> None:
     """Refuse a file whose last row has another number of fields than the header (a file cut
     short in its last line); a last line without its line end is fine when it is complete."""
     separator = _separator(delimiter)
@@ -528,17 +552,24 @@ def _check_last_row(path: Path, scan: _Scan, *, delimiter: str, encoding: str, w
     quoted = np.zeros(len(arr), dtype=np.int64)
     quoted[_structural_quotes(arr, scan.before, _NEWLINE, separator)] = 1
     inside = (np.cumsum(quoted) + scan.quotes_before) % 2 == 1
+    if not quoting:
+        inside[:] = False
     boundaries = np.flatnonzero((arr == _NEWLINE) & ~inside)
     if not len(boundaries):
         return  # only a header, or a last row longer than the kept tail: nothing to compare
     record = scan.tail[boundaries[-1] + 1 :].decode(encoding, errors="replace")
     try:
-        fields = next(csv.reader(io.StringIO(record, newline=""), delimiter=delimiter), [])
+        fields = next(
+            csv.reader(
+                io.StringIO(record, newline=""), delimiter=delimiter, **_csv_quoting(quoting)
+            ),
+            [],
+        )
     except csv.Error:  # e.g. a field over the csv module's limit: pyarrow judges it
         return
     if len(fields) == width:
         return
-    row = _count_rows(path, separator)
+    row = _count_rows(path, separator, quoting)
     cut = "it looks cut short" if len(fields) < width else "a field may hold an unquoted delimiter"
     raise FileProblem(
         "unreadable_file",
@@ -547,7 +578,7 @@ def _check_last_row(path: Path, scan: _Scan, *, delimiter: str, encoding: str, w
     )
 
 
-def _count_rows(path: Path, separator: int) -> int:
+def _count_rows(path: Path, separator: int, quoting: bool = True) -> int:
     """Data rows of the file: line ends outside quotes, less the header's and trailing ones."""
     ends = trailing = 0
     quotes = 0
@@ -556,7 +587,7 @@ def _count_rows(path: Path, separator: int) -> int:
 
     def count(block: bytes, after: int) -> None:
         nonlocal ends, quotes
-        if b'"' not in block and quotes % 2 == 0:
+        if not quoting or (b'"' not in block and quotes % 2 == 0):
             ends += block.count(b"\n")
             return
         arr = np.frombuffer(block, dtype=np.uint8)
@@ -579,13 +610,13 @@ def _count_rows(path: Path, separator: int) -> int:
 
 
 def _problem(
-    error: Exception, path: Path, delimiter: str, encoding: str, width: int
+    error: Exception, path: Path, delimiter: str, encoding: str, width: int, quoting: bool = True
 ) -> FileProblem:
     """A read error as a file problem; a row with another number of fields than the header is
     named by its number, never quoted (it may hold a name)."""
     text = str(error)
     if "Expected" in text and "columns" in text:
-        found = _row_of_other_width(path, delimiter, encoding, width)
+        found = _row_of_other_width(path, delimiter, encoding, width, quoting)
         if found is not None:
             row, fields = found
             return FileProblem(
@@ -600,14 +631,18 @@ def _problem(
 
 
 def _row_of_other_width(
-    path: Path, delimiter: str, encoding: str, width: int
+    path: Path, delimiter: str, encoding: str, width: int, quoting: bool = True
 ) -> tuple[int, int] | None:
     """The first data row (blank lines skipped, as the reader does) whose number of fields is
     not ``width``, and that number; read again only when a file is refused."""
     python_encoding = "utf-8-sig" if encoding.lower().replace("-", "") == "utf8" else encoding
     try:
         with io.TextIOWrapper(_open_bytes(path), encoding=python_encoding, newline="") as handle:
-            rows = (fields for fields in csv.reader(handle, delimiter=delimiter) if fields)
+            rows = (
+                fields
+                for fields in csv.reader(handle, delimiter=delimiter, **_csv_quoting(quoting))
+                if fields
+            )
             next(rows, None)
             for number, fields in enumerate(rows, start=1):
                 if len(fields) != width:
@@ -615,6 +650,11 @@ def _row_of_other_width(
     except (csv.Error, UnicodeDecodeError, LookupError, OSError, EOFError, zlib.error):
         return None
     return None
+
+
+def _csv_quoting(quoting: bool) -> dict[str, Any]:
+    """Options of :func:`csv.reader` for a format with or without quoting."""
+    return {} if quoting else {"quoting": csv.QUOTE_NONE}
 
 
 def _explain(error: Exception) -> str:

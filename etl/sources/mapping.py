@@ -27,8 +27,9 @@ every ``PATH``; it must stay inside the folder (an absolute path, or one that le
 also through a symbolic link, is refused without opening the file); ``format`` is ``csv`` or
 ``excel`` (default: ``excel`` for .xlsx/.xlsm, else ``csv``); ``sheet`` (excel; default the
 first sheet); ``header_rows`` (default 1); ``delimiter`` (csv, default ``,``) and ``encoding``
-(csv, default ``utf8``); ``subject_id``: the column holding the subject's identifier
-(required); ``missing_values``: see below.
+(csv; when not given, UTF-8 (a byte-order mark dropped), else Windows-1252, noted, as for
+SDTM and tidy CSV; a given encoding is used as given); ``subject_id``: the column holding the
+subject's identifier (required); ``missing_values``: see below.
 
 Missing values: in every column the mapping uses, a cell whose text is one of the missing
 values (compared ignoring case and surrounding spaces, numbers by value) is read as empty, and
@@ -184,7 +185,15 @@ import yaml
 from etl import rejections
 from etl.contracts import CONTRACTS, Kind
 from etl.sources import IGNORED, UNREADABLE, USED, Chunk, ExportError, ReadLog
-from etl.sources.files import CHUNK_ROWS, ROW, FileProblem, SourceFile, read_csv_chunks
+from etl.sources.files import (
+    AUTO,
+    CHUNK_ROWS,
+    ROW,
+    FileProblem,
+    SourceFile,
+    read_csv_chunks,
+    text_encoding,
+)
 from pv_monitor.vocabulary import VALUE_ALIASES
 
 ANCHOR_DATE = date(2000, 1, 1)
@@ -744,7 +753,7 @@ class _Parser:
                 raise self.error(where + ".header_rows", "must be a whole number of at least 1")
             sheet = self.text(spec["sheet"], where + ".sheet") if "sheet" in spec else None
             delimiter = str(spec.get("delimiter", ","))
-            encoding = self.text(spec.get("encoding", "utf8"), where + ".encoding")
+            encoding = self.text(spec.get("encoding", AUTO), where + ".encoding")
             if file_format == "excel" and ("delimiter" in spec or "encoding" in spec):
                 raise self.error(where, "delimiter and encoding apply to csv files only")
             if file_format == "csv" and sheet is not None:
@@ -1046,8 +1055,9 @@ def _read_headers(spec: FileSpec, path: Path) -> list[list[str]]:
     else:
         if path.stat().st_size == 0:
             raise FileProblem("empty_file", "the file is empty (0 bytes)")
+        encoding = text_encoding(path, delimiter=spec.delimiter, encoding=spec.encoding)
         try:
-            with path.open(encoding=_python_encoding(spec.encoding), newline="") as handle:
+            with path.open(encoding=_python_encoding(encoding), newline="") as handle:
                 reader = csv.reader(handle, delimiter=spec.delimiter)
                 rows = [next(reader, []) for _ in range(spec.header_rows)]
         except (UnicodeDecodeError, LookupError) as error:
@@ -1063,15 +1073,25 @@ def _read_headers(spec: FileSpec, path: Path) -> list[list[str]]:
     return rows
 
 
-def _read_frames(spec: FileSpec, path: Path, width: int) -> Iterator[pd.DataFrame]:
-    """Data rows as text columns named 0..width-1, plus ``_row`` (raises FileProblem)."""
+def _read_frames(
+    spec: FileSpec, path: Path, width: int, notes: list[str] | None = None
+) -> Iterator[pd.DataFrame]:
+    """Data rows as text columns named 0..width-1, plus ``_row`` (raises FileProblem); the
+    Windows-1252 fallback of an unnamed encoding is noted in ``notes``."""
     if spec.format == "excel":
         yield from _read_excel(spec, path, width)
     elif spec.header_rows == 1:
-        for frame in read_csv_chunks(path, delimiter=spec.delimiter, encoding=spec.encoding):
+        for frame in read_csv_chunks(
+            path, delimiter=spec.delimiter, encoding=spec.encoding, notes=notes, name=path.name
+        ):
             frame.columns = pd.Index([*range(len(frame.columns) - 1), ROW])
             yield _fit(frame, width)
     else:
+        encoding = text_encoding(path, delimiter=spec.delimiter, encoding=spec.encoding)
+        if encoding != spec.encoding and notes is not None:
+            notes.append(
+                f"{path.name}: not UTF-8 text; read as Windows-1252 (cp1252), the fallback"
+            )
         try:
             frame = pd.read_csv(
                 path,
@@ -1080,7 +1100,7 @@ def _read_frames(spec: FileSpec, path: Path, width: int) -> Iterator[pd.DataFram
                 dtype=str,
                 keep_default_na=False,
                 sep=spec.delimiter,
-                encoding=_python_encoding(spec.encoding),
+                encoding=_python_encoding(encoding),
             )
         except (pd.errors.ParserError, UnicodeDecodeError, LookupError) as error:
             raise FileProblem("unreadable_file", f"the file cannot be read: {error}") from error
@@ -1451,7 +1471,9 @@ class MappingSource:
         counting = name not in self._counted
         self._counted.add(name)
         try:
-            for frame in _read_frames(table.spec, table.file.path, len(table.headers)):
+            for frame in _read_frames(
+                table.spec, table.file.path, len(table.headers), self.log.notes
+            ):
                 data = frame.drop(columns=[ROW]).fillna("").astype(str)
                 blank = (data.apply(lambda s: s.str.strip()) == "").all(axis=1)
                 kept = frame[~blank].copy()

@@ -10,8 +10,10 @@ natural key for the others, see :data:`IDENTITIES`):
 * a row whose identity exists from an earlier batch is compared column by column in SQL: when a
   value changed, the row is updated and each change is written to the audit trail with its old
   and new value; when nothing changed, the row keeps the batch that wrote it;
-* a row whose identity was already written by this batch is a duplicate within the load and is
-  reported back (the caller rejects it).
+* a row whose identity was already written or met unchanged by this batch is a duplicate within
+  the load and is reported back (the caller rejects it), whatever the store held before: the
+  stored rows this batch met unchanged are kept in a temporary table of their ids (:attr:`seen
+  <BatchWriter._seen>`), since they keep the batch id of the batch that wrote them.
 
 Loads never delete rows because a later file lacks them: a row missing from a later file stays
 in the store. The one deletion is FDA's: :meth:`BatchWriter.delete_cases` removes every version of
@@ -298,6 +300,8 @@ class BatchWriter:
         self._sites: dict[tuple[int, str], int] = {}
         self._products: dict[str, int] = {}
         self._stages: dict[str, Table] = {}
+        self._seen: dict[str, Table] = {}
+        """Per table: ids of stored rows this batch met unchanged, with the row that met them."""
         self._merge_only: set[str] = set()
         self.dialect = session.get_bind().dialect.name
 
@@ -464,6 +468,23 @@ class BatchWriter:
             self.session.execute(stage.delete())
         return stage
 
+    def _seen_table(self, table: Table) -> Table:
+        """The temporary table of ids of ``table``'s stored rows this batch met unchanged."""
+        seen = self._seen.get(table.name)
+        if seen is None:
+            pk = next(iter(table.primary_key.columns))
+            seen = Table(
+                f"pvm_seen_{self.batch.load_batch_id}_{table.name}",
+                MetaData(),
+                Column("row_id", pk.type, primary_key=True),
+                Column("source_row", table.c.source_row.type),
+                prefixes=["TEMPORARY"],
+                postgresql_on_commit="DROP",
+            )
+            seen.create(self.session.connection())
+            self._seen[table.name] = seen
+        return seen
+
     def _merge(self, table: Table, frame: pd.DataFrame, *, track_rows: bool) -> WriteOutcome:
         identity = IDENTITIES[table.name]
         stage = self._stage(table, list(frame.columns))
@@ -471,13 +492,25 @@ class BatchWriter:
         same = and_(*(table.c[c] == stage.c[c] for c in identity))
         batch_id = self.batch.load_batch_id
         outcome = WriteOutcome()
-        # identities this batch already wrote: duplicates within the load
-        outcome.duplicate_rows, outcome.duplicate_reasons = self._duplicates(table, stage, same)
+        pk = next(iter(table.primary_key.columns))
+        seen = self._seen_table(table)
+        met = exists().where(seen.c.row_id == pk)
+        # identities this batch already wrote or met: duplicates within the load
+        outcome.duplicate_rows, outcome.duplicate_reasons = self._duplicates(
+            table, stage, same, seen
+        )
         # values that changed since an earlier batch: update and audit
         ignored = (*identity, *PROVENANCE, *DERIVED.get(table.name, ()))
         compared = [c for c in frame.columns if c not in ignored]
         differs = or_(*(table.c[c].is_distinct_from(stage.c[c]) for c in compared))
-        pk = next(iter(table.primary_key.columns))
+        earlier = and_(table.c.load_batch_id != batch_id, not_(met))
+        # stored rows met unchanged: remembered, so that a later repeat is a duplicate
+        self.session.execute(
+            insert(seen).from_select(
+                ["row_id", "source_row"],
+                select(pk, stage.c.source_row).join(table, same).where(earlier, not_(differs)),
+            )
+        )
         changed_query = (
             select(
                 pk,
@@ -486,7 +519,7 @@ class BatchWriter:
                 stage.c.source_row.label("new_source_row"),
             )
             .join(table, same)
-            .where(table.c.load_batch_id != batch_id, differs)
+            .where(earlier, differs)
         )
         changed = self.session.execute(changed_query).mappings().all()
         if changed:
@@ -514,9 +547,12 @@ class BatchWriter:
         )
         return outcome
 
-    def _duplicates(self, table: Table, stage: Table, same: Any) -> tuple[list[int], list[str]]:
-        """Rows of the stage whose identity this batch already wrote, and for each the reason:
-        the earlier row and the identity compared (subjects and reports named by their key)."""
+    def _duplicates(
+        self, table: Table, stage: Table, same: Any, seen: Table
+    ) -> tuple[list[int], list[str]]:
+        """Rows of the stage whose identity this batch already wrote or met unchanged (``seen``),
+        and for each the reason: the earlier row and the identity compared (subjects and reports
+        named by their key)."""
         identity = IDENTITIES[table.name]
         shown = []
         joins = []
@@ -528,12 +564,17 @@ class BatchWriter:
             other = Base.metadata.tables[named[0]].alias(f"dup_{named[0]}")
             joins.append((other, other.c[column] == stage.c[column]))
             shown.append((named[2], other.c[named[1]]))
-        query = select(
-            stage.c.source_row, table.c.source_row.label("first_row"), *(c for _, c in shown)
-        ).select_from(stage.join(table, same))
+        pk = next(iter(table.primary_key.columns))
+        first_row = func.coalesce(seen.c.source_row, table.c.source_row).label("first_row")
+        query = select(stage.c.source_row, first_row, *(c for _, c in shown)).select_from(
+            stage.join(table, same).join(seen, seen.c.row_id == pk, isouter=True)
+        )
         for other, condition in joins:
             query = query.join(other, condition, isouter=True)
-        rows = self.session.execute(query.where(table.c.load_batch_id == self.batch.load_batch_id))
+        this_batch = or_(
+            table.c.load_batch_id == self.batch.load_batch_id, seen.c.row_id.is_not(None)
+        )
+        rows = self.session.execute(query.where(this_batch))
         found: list[int] = []
         reasons: list[str] = []
         for row in rows:
@@ -586,9 +627,10 @@ class BatchWriter:
     def close(self) -> None:
         """Drop the staging tables (PostgreSQL drops them at commit anyway)."""
         if self.session.connection().dialect.name == "sqlite":
-            for stage in self._stages.values():
+            for stage in (*self._stages.values(), *self._seen.values()):
                 stage.drop(self.session.connection(), checkfirst=True)
         self._stages.clear()
+        self._seen.clear()
 
     def case_ids(self, source: str, report_keys: Iterable[str]) -> dict[str, int]:
         """Surrogate ids of spontaneous report versions by report key."""

@@ -757,3 +757,25 @@ def test_formula_text_is_rejected_in_every_faers_table(shared_data: Path, tmp_pa
     )
     assert len(export.drugs) == 327 and len(export.reactions) == 285
     assert not export.drugs["drug_name"].str.startswith("=").any()
+
+
+def test_quotes_in_faers_values_are_read_verbatim(shared_data: Path, tmp_path: Path) -> None:
+    # FAERS ASCII has no quoting: a '"' is part of the value (real drug names such as
+    # '"TYLENOL"' are written so). One opening quote without its closing one must not swallow
+    # the rest of the file, and a quoted name keeps its quotes.
+    folder = tmp_path / "ascii"
+    folder.mkdir()
+    for file in faers_2017q2(shared_data).iterdir():
+        (folder / file.name).write_bytes(file.read_bytes())
+    drug = folder / "DRUG17Q2.txt"
+    text = drug.read_bytes()
+    for old, new in ((b"$Doxorubicin$", b'$"Doxorubicin$'), (b"$XELJANZ$", b'$"XELJANZ"$')):
+        assert old in text
+        text = text.replace(old, new, 1)
+    drug.write_bytes(text)
+    export = read_faers([folder])
+    assert export.rejections.empty
+    assert len(export.drugs) == 328
+    drugs = export.drugs.set_index("_key")["drug_name"]
+    assert drugs["DRUG|111440772|1"] == '"Doxorubicin'
+    assert drugs.str.startswith('"XELJANZ"').sum() == 1

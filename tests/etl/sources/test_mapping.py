@@ -533,3 +533,61 @@ def test_relative_days_and_nominal_fallback(
         assert [tuple(d) for d in drugs] == [("tocilizumab", None)]
 
     query(store_url, check)
+
+
+# ------------------------------------------------------------------------------------------
+# encodings of mapped CSVs
+
+
+def reencoded_cd22(shared_data: Path, tmp_path: Path, encoding: str) -> Path:
+    """A copy of the CD22 export whose two CSVs are re-encoded, the ID key's unmapped first
+    header given a non-ASCII character so that the encodings differ."""
+    folder = tmp_path / encoding
+    folder.mkdir()
+    for file in cd22(shared_data).iterdir():
+        data = file.read_bytes()
+        if file.suffix == ".csv":
+            text = data.decode("utf-8").replace("Protocol ID", "Protocol ID (n°)", 1)
+            data = text.encode(encoding)
+        (folder / file.name).write_bytes(data)
+    return folder
+
+
+def frames_by_kind(source: MappingSource) -> dict[Kind, pd.DataFrame]:
+    frames: dict[Kind, list[pd.DataFrame]] = {}
+    for chunk in source.chunks():
+        frames.setdefault(chunk.kind, []).append(chunk.frame)
+    return {kind: pd.concat(parts, ignore_index=True) for kind, parts in frames.items()}
+
+
+@pytest.mark.parametrize("encoding", ["cp1252", "utf-8-sig"])
+def test_mapped_csv_without_a_named_encoding_falls_back_like_tidy_csv(
+    shared_data: Path, tmp_path: Path, store_url: str, encoding: str
+) -> None:
+    expected = frames_by_kind(MappingSource(CD22_MAPPING, [cd22(shared_data)]))
+    folder = reencoded_cd22(shared_data, tmp_path, encoding)
+    read = frames_by_kind(MappingSource(CD22_MAPPING, [folder]))
+    assert read.keys() == expected.keys()
+    for kind, frame in expected.items():
+        pd.testing.assert_frame_equal(read[kind], frame, obj=str(kind))
+    report = load(MappingSource(CD22_MAPPING, [folder]), store_url)
+    assert report.status == "committed", report.message
+    fallback = [note for note in report.notes if "read as Windows-1252" in note]
+    if encoding == "cp1252":
+        assert fallback == [
+            f"{ID_KEY}: not UTF-8 text; read as Windows-1252 (cp1252), the fallback"
+        ]
+    else:
+        assert fallback == []
+
+
+def test_mapped_csv_with_a_named_encoding_is_read_as_given(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    folder = reencoded_cd22(shared_data, tmp_path, "cp1252")
+    mapping = broken_cd22(
+        tmp_path, "subject_id: Randomized ID", "subject_id: Randomized ID\n    encoding: utf8"
+    )
+    source = MappingSource(mapping, [folder])
+    list(source.chunks())
+    assert source.log.uses[ID_KEY].use == "unreadable"

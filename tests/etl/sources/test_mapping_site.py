@@ -636,3 +636,54 @@ def test_rows_of_a_cohort_no_branch_reads_are_counted(tmp_path: Path, store_url:
     ) in report.notes
     assert len(measured(store_url, "IL6")) == 14 + 2
     assert len(measured(store_url, "TEMP")) == 17
+
+
+def test_a_conflicting_repeat_of_a_stored_row_within_one_load_is_a_duplicate(
+    tmp_path: Path, store_url: str
+) -> None:
+    # P01's day-1 CRP is stored by a first load. A second load repeats it unchanged in extra.csv
+    # and gives it another value in flowsheet.csv: the row identical to the store keeps the
+    # batch that first wrote it, yet the second occurrence is still a repeat within this load.
+    folder = flowsheet_export(tmp_path / "export")
+    text = FLOWSHEET_MAPPING.read_text(encoding="utf-8")
+    text += (
+        "  - {name: extra CRP, code: CRP, file: extra, value: CRP, unit: mg/L, at: {day: Day}}\n"
+    )
+    text = text.replace(
+        "\nfiles:\n", "\nfiles:\n  extra:\n    path: extra.csv\n    subject_id: Patient\n"
+    )
+    mapping = write(tmp_path / "flowsheet.yaml", text)
+    write(folder / "extra.csv", "Patient,Day,CRP\nP02,5,7\n")
+    upgrade(store_url)
+    first = load_source(MappingSource(mapping, [folder]), database_url=store_url, actor="test")
+    assert first.status == "committed", first.rejections.to_dict("records")
+    flowsheet = folder / "flowsheet.csv"
+    lines = flowsheet.read_text(encoding="utf-8").splitlines()
+    header = lines[0].split(",")
+    at = next(i for i, line in enumerate(lines) if line.startswith("P01,A,1,"))
+    cells = lines[at].split(",")
+    crp = cells[header.index("CRP")]
+    before = measured(store_url, "CRP")
+    cells[header.index("CRP")] = str(float(crp) + 5)
+    lines[at] = ",".join(cells)
+    flowsheet.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write(folder / "extra.csv", f"Patient,Day,CRP\nP01,1,{crp}\n")
+    report = load_source(
+        MappingSource(mapping, [folder]),
+        database_url=store_url,
+        actor="test",
+        policy=ACCEPT_PARTIAL,
+    )
+    assert report.status == "partial"
+    repeats = report.rejections[report.rejections["rule"] == "duplicate"]
+    assert len(repeats) == 1, report.rejections.to_dict("records")
+    assert (
+        repeats["reason"]
+        .iloc[0]
+        .endswith(
+            "(loaded earlier in this batch, from another part of the file or another file): same "
+            "subject 'P01' and source_key 'CRP|day 1'"
+        )
+    )
+    assert sum(file.updated for file in report.files.values()) == 0
+    assert measured(store_url, "CRP") == before
