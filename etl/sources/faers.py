@@ -1330,17 +1330,29 @@ def _products(names: pd.Series) -> pd.Series:
 
 
 def _finish(frame: pd.DataFrame, columns: tuple[str, ...], key: pd.Series) -> pd.DataFrame:
-    """The output frame: its columns in order, text as object with None, clean index."""
-    out = frame.assign(_key=key).reindex(columns=list(columns)).reset_index(drop=True)
+    """The output frame: its columns in order, text as object with None, clean index.
+
+    Built column by column from ``frame`` (no intermediate copy of the whole frame, which for
+    a real quarter's DRUG rows is hundreds of MB); a column ``frame`` lacks is missing (NaN).
+    """
+    key = key if key.index.equals(frame.index) else key.reindex(frame.index)
+    out: dict[str, object] = {}
     for name in columns:
-        if name in _NUMBER:
-            out[name] = out[name].astype("float64")
-        elif name == "drug_seq" or name == ROW:
-            out[name] = out[name].astype("int64")
-        elif name == "case_version":
-            out[name] = out[name].astype("Int64")
-        elif name == "is_latest":
-            out[name] = out[name].astype(bool)
+        if name == "_key":
+            values = key
+        elif name in frame.columns:
+            values = frame[name]
         else:
-            out[name] = _none(out[name])
-    return out
+            values = pd.Series(np.nan, index=frame.index)
+        if name in _NUMBER:
+            values = values.astype("float64")
+        elif name == "drug_seq" or name == ROW:
+            values = values.astype("int64")
+        elif name == "case_version":
+            values = values.astype("Int64")
+        elif name == "is_latest":
+            values = values.astype(bool)
+        else:
+            values = _none(values)
+        out[name] = values.array
+    return pd.DataFrame(out, index=pd.RangeIndex(len(frame)), copy=False)
