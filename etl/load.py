@@ -193,7 +193,7 @@ class _Run:
 
     def begin_file(self, chunk: Chunk) -> None:
         """Under accept-partial, open a SAVEPOINT for the child file ``chunk`` starts, so that a
-        file the reader rejects partway leaves nothing of itself (docs/decisions.md 78)."""
+        file the reader rejects partway leaves nothing of itself (docs/decisions.md 79)."""
         if self.policy != ACCEPT_PARTIAL or chunk.kind == Kind.SUBJECTS:
             return
         self.write_subjects()  # subjects belong to their own file, not to this one
