@@ -443,17 +443,7 @@ class _Run:
             file, report, written = self.pending.popleft()
             outcome = written.result()  # re-raises a database error here
             self.count_outcome(report, outcome)
-            if outcome.duplicate_rows:
-                self.reject(
-                    rejections.rejections(
-                        file,
-                        rows=pd.Series(outcome.duplicate_rows),
-                        field=None,
-                        values=None,
-                        rule="duplicate",
-                        reason=pd.Series(outcome.duplicate_reasons),
-                    )
-                )
+            self.reject(_duplicates(file, outcome))
 
     @staticmethod
     def count_outcome(report: FileReport, outcome: WriteOutcome) -> None:
@@ -790,17 +780,19 @@ def _write_per_file(run: _Run, table: str, rows: pd.DataFrame, files: pd.Series)
 def _write_part(run: _Run, table: str, name: str, rows: pd.DataFrame) -> None:
     outcome = run.writer.write(table, rows)
     _Run.count_outcome(run.report(name), outcome)
-    if outcome.duplicate_rows:
-        run.reject(
-            rejections.rejections(
-                name,
-                rows=pd.Series(outcome.duplicate_rows),
-                field=None,
-                values=None,
-                rule="duplicate",
-                reason=pd.Series(outcome.duplicate_reasons),
-            )
-        )
+    run.reject(_duplicates(name, outcome))
+
+
+def _duplicates(file: str, outcome: WriteOutcome) -> pd.DataFrame:
+    """Rejections of the rows of ``file`` that the store found repeating an earlier row."""
+    return rejections.rejections(
+        file,
+        rows=pd.Series(outcome.duplicate_rows, dtype="int64"),
+        field=None,
+        values=None,
+        rule="duplicate",
+        reason=pd.Series(outcome.duplicate_reasons, dtype=object),
+    )
 
 
 def _reject_unused(run: _Run, uses: dict[str, FileUse], source_format: str) -> None:

@@ -304,9 +304,11 @@ def to_canonical_units(code: pd.Series, value: pd.Series, unit: pd.Series) -> pd
             separate = (code_name, given) in SEPARATE_QUANTITY_UNITS
             stored[position] = given if separate else canonical
     numbers = value.to_numpy(dtype=float)
+    with np.errstate(over="ignore"):  # a value near 1e308 becomes inf: the range check rejects it
+        canonical_values = numbers * scale[codes] + offset[codes]
     return pd.DataFrame(
         {
-            "value": numbers * scale[codes] + offset[codes],
+            "value": canonical_values,
             "unit": stored[codes],
             "unit_source": unit.fillna("").astype(str).str.strip().to_numpy(),
             "invalid_unit": np.isnan(scale[codes]),

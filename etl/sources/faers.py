@@ -68,7 +68,7 @@ Checks and choices
   (``withheld`` counts them per file) and are handed to the loader in ``deletions``, which
   deletes every version of those cases from the store (see docs/data_formats.md).
 * Impossible values reject their row: a date that is not ``YYYYMMDD``/``YYYYMM``/``YYYY``, not
-  in the calendar or outside 1900-2100 (rule ``date``); a negative age or weight, or one above
+  in the calendar or outside 1900-2199 (rule ``date``); a negative age or weight, or one above
   :data:`AGE_LIMITS`/:data:`WEIGHT_LIMITS` in its unit (rule ``range``); text in any field
   starting like a spreadsheet formula (rule ``formula``).
 * Every file given is accounted for in ``uses``: tables read are used, files of a quarter
@@ -92,7 +92,7 @@ import pandas as pd
 
 from etl import rejections as rj
 from etl.contracts import per_distinct_value
-from etl.normalise import parse_dates, suspicious_text
+from etl.normalise import MAX_YEAR, MIN_YEAR, parse_dates, suspicious_text
 from etl.sources import IGNORED, NOT_RECOGNISED, UNREADABLE, USED, FileUse, ReadLog
 from etl.sources.files import ROW, FileProblem, SourceFile, read_csv_chunks
 from pv_monitor.reference.products import find_product
@@ -928,7 +928,8 @@ class _Shaper:
         """Reject rows whose FAERS date ``out`` is impossible; their mask.
 
         FAERS dates are ``YYYYMMDD``, ``YYYYMM`` or ``YYYY``; a date must exist in the calendar
-        (no 20170231, no month 13) and its year must lie in 1900-2100.
+        (no 20170231, no month 13) and its year must lie in ``MIN_YEAR``-``MAX_YEAR``
+        (:mod:`etl.normalise`, the same years as every other format).
         """
         text = frame[out]
         codes, distinct = pd.factorize(text, use_na_sentinel=True)
@@ -938,14 +939,14 @@ class _Shaper:
         shaped = values.str.fullmatch(_DATE_TEXT).astype(bool)
         parsed = parse_dates(values.where(shaped, ""))
         year = values.str.slice(0, 4).where(shaped, "0").astype(int)
-        impossible = shaped & (parsed["invalid"] | ~year.between(1900, 2100))
+        impossible = shaped & (parsed["invalid"] | ~year.between(MIN_YEAR, MAX_YEAR))
         column = _DATE_COLUMNS[out]
         why = pd.Series(
             [
                 f"{column} '{value}' is not a date of the FAERS form YYYYMMDD, YYYYMM or YYYY"
                 if not ok
                 else f"{column} '{value}' is not a possible date"
-                + (" (year outside 1900-2100)" if not 1900 <= y <= 2100 else "")
+                + ("" if MIN_YEAR <= y <= MAX_YEAR else f" (year outside {MIN_YEAR}-{MAX_YEAR})")
                 for value, ok, y in zip(values, shaped, year, strict=True)
             ],
             dtype=object,

@@ -208,3 +208,14 @@ def test_suspicious_text(text: str, formula: bool, sql: bool) -> None:
 @given(st.sampled_from("=+@"), st.text(max_size=20))
 def test_text_starting_like_a_formula_is_always_flagged(start: str, rest: str) -> None:
     assert bool(suspicious_text(pd.Series([start + rest]))["formula"].iloc[0])
+
+
+def test_a_value_that_overflows_in_conversion_becomes_infinite_without_a_warning() -> None:
+    """1e308 mg/dL is 1e309 mg/L: past float range. It becomes inf (rejected by the range check,
+    as any impossible value), not a RuntimeWarning that warnings-as-errors turns into a crash."""
+    converted = to_canonical_units(
+        pd.Series(["CRP", "CRP"]), pd.Series([7.864907465022631e307, 1.5]), pd.Series(["mg/dL"] * 2)
+    )
+
+    assert math.isinf(converted["value"].iloc[0])
+    assert converted["value"].iloc[1] == pytest.approx(15.0)

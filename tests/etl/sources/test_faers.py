@@ -697,9 +697,9 @@ def test_impossible_dates_are_rejected_and_partial_dates_kept(tmp_path: Path) ->
         ("DEMO17Q2.txt", 5, "fda_dt", "201713", "date",
          "fda_dt '201713' is not a possible date"),
         ("DEMO17Q2.txt", 6, "event_dt", "00000000", "date",
-         "event_dt '00000000' is not a possible date (year outside 1900-2100)"),
+         "event_dt '00000000' is not a possible date (year outside 1900-2199)"),
         ("DEMO17Q2.txt", 7, "event_dt", "18991231", "date",
-         "event_dt '18991231' is not a possible date (year outside 1900-2100)"),
+         "event_dt '18991231' is not a possible date (year outside 1900-2199)"),
         ("THER17Q2.txt", 1, "start_dt", "20170230", "date",
          "start_dt '20170230' is not a possible date"),
     ]  # fmt: skip
