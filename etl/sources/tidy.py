@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from etl import rejections
-from etl.contracts import Kind, MissingColumns, check_columns
+from etl.contracts import CONTRACTS, Kind, MissingColumns, check_columns
 from etl.sources import NOT_RECOGNISED, UNREADABLE, USED, Chunk, ExportError, ReadLog
 from etl.sources.files import (
     AUTO,
@@ -89,6 +89,7 @@ class TidySource:
                 for number, frame in enumerate(_read(file, self.log)):
                     if number == 0:
                         check_columns(frame, kind)
+                        self._note_unread_columns(file.name, frame, kind)
                     yield Chunk(kind, file.name, frame)
             except FileProblem as problem:
                 self.log.problems.append(
@@ -102,6 +103,34 @@ class TidySource:
                 self.log.account(file.name, UNREADABLE, str(problem))
             else:
                 self.log.account(file.name, USED)
+
+    def _note_unread_columns(self, name: str, frame: pd.DataFrame, kind: Kind) -> None:
+        """Say which columns of a file tidy format v1 does not read: their values are not loaded,
+        and a data manager should know (an extra comment column, a header cell left empty)."""
+        unread = unread_columns(list(frame.columns), kind)
+        if unread:
+            self.log.notes.append(
+                f"{name}: column(s) {', '.join(unread)} are not part of tidy format v1 "
+                f"{kind.value} and were not loaded"
+            )
+
+
+def unread_columns(names: list[str], kind: Kind) -> list[str]:
+    """The columns of a ``kind`` file that tidy format v1 does not read, as a data manager would
+    name them (a header cell left empty by its position).
+
+    Examples
+    --------
+    >>> unread_columns(["subject_id", "term", "", "comment"], Kind.ADVERSE_EVENTS)
+    ['column 3 (no header)', "'comment'"]
+    """
+    contract = CONTRACTS[kind]
+    known = {*contract.required, *contract.optional, ROW}
+    return [
+        f"column {number} (no header)" if not str(column).strip() else repr(str(column))
+        for number, column in enumerate(names, start=1)
+        if column not in known
+    ]
 
 
 def _read(file: SourceFile, log: ReadLog) -> Iterator[pd.DataFrame]:

@@ -13,7 +13,15 @@ from etl import ExportError, load
 from etl.contracts import Kind
 from etl.sources import NOT_RECOGNISED, UNREADABLE, USED, Chunk
 from etl.sources.tidy import TidySource
-from tests.etl.conftest import FILES, SUBJECTS, count, query, snapshot, write_export
+from tests.etl.conftest import (
+    ADVERSE_EVENTS,
+    FILES,
+    SUBJECTS,
+    count,
+    query,
+    snapshot,
+    write_export,
+)
 
 
 def _as_parquet(csv_folder: Path, parquet_folder: Path) -> Path:
@@ -161,3 +169,21 @@ def test_tidy_csv_with_a_bom_or_in_windows_1252(tmp_path: Path) -> None:
     assert source.log.notes == [
         "adverse_events.csv: not UTF-8 text; read as Windows-1252 (cp1252), the fallback"
     ]
+
+
+def test_columns_tidy_v1_does_not_read_are_named_in_a_note(tmp_path: Path) -> None:
+    """An extra column and a header cell left empty (a trailing comma) are not loaded: the load
+    says so instead of dropping their values unseen."""
+    lines = ADVERSE_EVENTS.splitlines()
+    edited = "\n".join([lines[0] + ",comment,", *(line + ",seen by PI," for line in lines[1:])])
+    export = write_export(tmp_path / "export", adverse_events=edited + "\n")
+
+    source = TidySource([export])
+    kinds = [chunk.kind for chunk in source.chunks()]
+
+    assert Kind.ADVERSE_EVENTS in kinds
+    assert (
+        "adverse_events.csv: column(s) 'comment', column 10 (no header) are not part of tidy "
+        "format v1 adverse_events and were not loaded"
+    ) in source.log.notes
+    assert not [note for note in source.log.notes if note.startswith("subjects.csv: column")]
