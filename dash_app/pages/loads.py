@@ -25,7 +25,14 @@ BATCH_COLUMNS = [
     {"field": "rows_read", "headerName": "Read", "width": 110},
     {"field": "rows_loaded", "headerName": "Loaded", "width": 110},
     {"field": "rows_rejected", "headerName": "Rejected", "width": 110},
-    {"field": "message", "headerName": "Outcome", "width": 320, "tooltipField": "message"},
+    # the outcome in full (wrapped), so that a data manager reads what happened without a tooltip
+    {
+        "field": "message",
+        "headerName": "Outcome",
+        "width": 280,
+        "wrapText": True,
+        "autoHeight": True,
+    },
     {"field": "loaded_by", "headerName": "By", "width": 110},
     {"field": "started_at", "headerName": "Started (UTC)", "width": 180},
 ]

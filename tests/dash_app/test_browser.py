@@ -66,6 +66,20 @@ def test_dash001_each_role_sees_its_pages_and_nothing_more(
                                         "this page.")  # fmt: skip
 
 
+def test_dash007_data_manager_reads_each_load_outcome(
+    dash_duo: Any, dashboard_store: DashboardStore
+) -> None:
+    dash_duo.start_server(make_app(dashboard_store), navigate=False)  # login first
+    _login(dash_duo, "data")
+    dash_duo.driver.get(dash_duo.server_url + "/loads")
+    cell = '#loads-grid .ag-row[row-index="0"] .ag-cell[col-id="message"]'
+    dash_duo.wait_for_element(cell, timeout=20)
+
+    outcome = dash_duo.find_element(cell).text
+    assert outcome.endswith("unchanged") and "row(s) added" in outcome, outcome
+    _shot(dash_duo, "loads_outcome")
+
+
 def test_dash002_clinician_acknowledges_and_resolves_an_alert_then_opens_the_patient(
     dash_duo: Any, dashboard_store: DashboardStore
 ) -> None:
