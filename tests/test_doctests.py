@@ -6,6 +6,7 @@ import doctest
 import importlib
 import pkgutil
 
+import dash
 import pytest
 
 import dash_app
@@ -27,6 +28,10 @@ def _modules() -> list[str]:
 
 @pytest.mark.parametrize("module_name", _modules())
 def test_docstring_examples_run(module_name: str) -> None:
+    if module_name.startswith("dash_app.pages.") and not dash._pages.CONFIG:
+        # a page registers itself at import, which Dash allows only once an app exists: in a
+        # test worker that has built no app yet, build one as create_app does
+        dash.Dash(__name__, use_pages=True, pages_folder="")
     module = importlib.import_module(module_name)
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0, f"{result.failed} docstring example(s) failed in {module_name}"
